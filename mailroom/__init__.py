@@ -1,0 +1,1 @@
+"""mailroom: shared system mailboxes."""

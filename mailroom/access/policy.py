@@ -1,0 +1,70 @@
+"""Who may see which mailbox, and what follows from it (its messages, Leads and Cases).
+
+Administrators (staff users) see and manage every mailbox. Anyone else sees a mailbox when they
+are one of its authorized users or belong to one of its authorized roles. A mailbox someone may
+not see does not exist for them: 404, never 403, so its existence does not leak.
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import AnonymousUser
+from django.db.models import Q, QuerySet
+from django.http import Http404
+
+from mailroom.models import Case, Lead, Mailbox, Message
+
+User = AbstractBaseUser | AnonymousUser
+
+
+def is_admin(user: User) -> bool:
+    """Whether ``user`` manages mailboxes (creates them, changes settings and rules)."""
+    return bool(user.is_active and getattr(user, "is_staff", False))
+
+
+def mailboxes_visible_to(user: User) -> QuerySet[Mailbox]:
+    """The mailboxes ``user`` may read."""
+    if not user.is_authenticated or not user.is_active:
+        return Mailbox.objects.none()
+    if is_admin(user):
+        return Mailbox.objects.all()
+    return Mailbox.objects.filter(
+        Q(authorized_users=user) | Q(authorized_groups__user=user)
+    ).distinct()
+
+
+def access_mailbox(user: User, mailbox_id: int, *, manage: bool = False) -> Mailbox:
+    """The mailbox, if ``user`` may read it (or manage it, with ``manage``); else 404."""
+    if manage and not is_admin(user):
+        raise Http404("no such mailbox")
+    try:
+        return mailboxes_visible_to(user).get(pk=mailbox_id)
+    except Mailbox.DoesNotExist:
+        raise Http404("no such mailbox") from None
+
+
+def messages_visible_to(user: User) -> QuerySet[Message]:
+    """Messages of the mailboxes ``user`` may read."""
+    return Message.objects.filter(mailbox__in=mailboxes_visible_to(user))
+
+
+def access_message(user: User, message_id: int) -> Message:
+    """The message, if its mailbox is visible to ``user``; else 404."""
+    try:
+        return messages_visible_to(user).select_related("mailbox", "folder").get(pk=message_id)
+    except Message.DoesNotExist:
+        raise Http404("no such message") from None
+
+
+def cases_visible_to(user: User) -> QuerySet[Case]:
+    """Cases created from mail of visible mailboxes, and (for administrators) all others."""
+    if is_admin(user):
+        return Case.objects.all()
+    return Case.objects.filter(message__mailbox__in=mailboxes_visible_to(user))
+
+
+def leads_visible_to(user: User) -> QuerySet[Lead]:
+    """Leads created from mail of visible mailboxes, and (for administrators) all others."""
+    if is_admin(user):
+        return Lead.objects.all()
+    return Lead.objects.filter(message__mailbox__in=mailboxes_visible_to(user))

@@ -1,0 +1,95 @@
+"""Site settings read from the environment: every ``MAILROOM_*`` knob, typed, with its default.
+
+This is the one place that reads the environment. Each reader fails fast with a message naming
+the variable, so a typo in a deployment is found at start-up rather than at the first email.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+class ConfigError(Exception):
+    """A ``MAILROOM_*`` variable holds a value mailroom cannot use."""
+
+
+def env_str(name: str, default: str) -> str:
+    """Return the variable's value, or ``default`` when it is unset or empty."""
+    return os.environ.get(name) or default
+
+
+def env_int(name: str, default: int, *, minimum: int = 0) -> int:
+    """Return the variable as an integer not below ``minimum``."""
+    raw = os.environ.get(name)
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+    if value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def env_bool(name: str, default: bool) -> bool:
+    """Return the variable as a boolean (1/0, true/false, yes/no, on/off)."""
+    raw = os.environ.get(name)
+    if not raw:
+        return default
+    lowered = raw.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigError(f"{name} must be true or false, got {raw!r}")
+
+
+def env_list(name: str) -> list[str]:
+    """Return the variable as a comma-separated list with blanks dropped."""
+    return [item.strip() for item in os.environ.get(name, "").split(",") if item.strip()]
+
+
+# Where the SQLite database, the encryption key and the raw messages live.
+DATA_DIR = Path(env_str("MAILROOM_DATA_DIR", "./var")).resolve()
+
+# Database: SQLite in DATA_DIR unless a PostgreSQL URL is given (the scale-out shape).
+DATABASE_URL = env_str("MAILROOM_DATABASE_URL", "")
+
+# Address and port the web UI listens on.
+BIND = env_str("MAILROOM_BIND", "127.0.0.1:8000")
+
+# Mail server hosts that "check connection" and sync may reach even though they are loopback or
+# private addresses (comma-separated host names or IP addresses). Empty by default: mailroom
+# refuses internal addresses so that the mailbox form cannot probe the internal network.
+ALLOWED_MAIL_HOSTS = env_list("MAILROOM_ALLOWED_MAIL_HOSTS")
+
+# Extra ports beyond the standard mail ports (143, 993, 25, 465, 587) a mailbox may use.
+ALLOWED_MAIL_PORTS = [int(p) for p in env_list("MAILROOM_ALLOWED_MAIL_PORTS")]
+
+# Seconds between two polls of a mailbox by the embedded watcher.
+POLL_SECONDS = env_int("MAILROOM_POLL_SECONDS", 60, minimum=1)
+
+# Socket timeout for IMAP and SMTP connections, in seconds.
+MAIL_TIMEOUT = env_int("MAILROOM_MAIL_TIMEOUT", 30, minimum=1)
+
+# Messages larger than this are not downloaded (bytes); a placeholder is kept instead.
+MAX_MESSAGE_BYTES = env_int("MAILROOM_MAX_MESSAGE_BYTES", 25 * 1024 * 1024, minimum=1024)
+
+# How many messages one UID FETCH asks for.
+FETCH_BATCH = env_int("MAILROOM_FETCH_BATCH", 100, minimum=1)
+
+# Domain of the Message-IDs mailroom generates for its own mail.
+MESSAGE_ID_DOMAIN = env_str("MAILROOM_MESSAGE_ID_DOMAIN", "mailroom.invalid")
+
+# First administrator, created by ``mailroom run`` when there is none.
+ADMIN_EMAIL = env_str("MAILROOM_ADMIN_EMAIL", "admin@example.com")
+ADMIN_PASSWORD = os.environ.get("MAILROOM_ADMIN_PASSWORD", "")
+
+# Development switch: Django's debug pages. Never in production.
+DEBUG = env_bool("MAILROOM_DEBUG", False)
+
+# Mail older than this (by the server's arrival time) is never answered automatically: a first
+# sync of an old folder or a backlog after an outage must not send a wave of stale replies.
+AUTORESPONSE_MAX_AGE_HOURS = env_int("MAILROOM_AUTORESPONSE_MAX_AGE_HOURS", 24, minimum=1)

@@ -1,0 +1,80 @@
+"""Export the configuration (never a secret)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mailroom.models import EmailTemplate, LeadSource, Mailbox, SalesChannel
+
+FORMAT = "mailroom-config"
+VERSION = 1
+
+
+def _mailbox(mailbox: Mailbox) -> dict[str, Any]:
+    c = mailbox.connection
+    return {
+        "label": mailbox.label,
+        "email": mailbox.email,
+        "account_type": mailbox.account_type,
+        "imap": {
+            "enabled": c.imap_enabled,
+            "host": c.imap_host,
+            "port": c.imap_port,
+            "encryption": c.imap_encryption,
+        },
+        "smtp": {
+            "enabled": c.smtp_enabled,
+            "host": c.smtp_host,
+            "port": c.smtp_port,
+            "encryption": c.smtp_encryption,
+        },
+        "username": c.username,
+        "processor": {"kind": mailbox.processor_kind, "settings": mailbox.processor_settings},
+        "folders": [{"name": f.name, "selected": f.selected} for f in mailbox.folders.all()],
+        "access": {
+            "users": sorted(u.get_username() for u in mailbox.authorized_users.all()),
+            "roles": sorted(g.name for g in mailbox.authorized_groups.all()),
+        },
+        "rules": [
+            {
+                "name": rule.name,
+                "active": rule.active,
+                "template": rule.template.name,
+                "conditions": [
+                    {"field": c.field, "operator": c.operator, "value": c.value}
+                    for c in rule.conditions.all()
+                ],
+            }
+            for rule in mailbox.rules.select_related("template").prefetch_related("conditions")
+        ],
+    }
+
+
+def export_configuration() -> dict[str, Any]:
+    """The whole configuration as plain data, ready for ``json.dumps``."""
+    return {
+        "format": FORMAT,
+        "version": VERSION,
+        "lead_sources": list(LeadSource.objects.values_list("name", flat=True)),
+        "sales_channels": [
+            {"name": c.name, "active": c.active} for c in SalesChannel.objects.all()
+        ],
+        "templates": [
+            {
+                "name": t.name,
+                "type": t.type,
+                "default_language": t.default_language,
+                "translations": [
+                    {"language": tr.language, "subject": tr.subject, "body": tr.body}
+                    for tr in t.translations.all()
+                ],
+            }
+            for t in EmailTemplate.objects.prefetch_related("translations")
+        ],
+        "mailboxes": [
+            _mailbox(m)
+            for m in Mailbox.objects.select_related("connection").prefetch_related(
+                "folders", "authorized_users", "authorized_groups"
+            )
+        ],
+    }

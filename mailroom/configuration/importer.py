@@ -1,0 +1,145 @@
+"""Import a configuration document: upsert by name or label, so importing twice changes nothing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.db import transaction
+
+from mailroom.configuration.export import FORMAT, VERSION
+from mailroom.mailboxes.actions import MailboxInput, save_mailbox, set_access, set_folders
+from mailroom.models import (
+    AutoResponseRule,
+    ConditionField,
+    ConditionOperator,
+    EmailTemplate,
+    EmailTemplateTranslation,
+    LeadSource,
+    Mailbox,
+    RuleCondition,
+    SalesChannel,
+    TemplateType,
+)
+from mailroom.pipeline.processors.registry import PROCESSORS
+
+
+class ConfigurationInvalid(Exception):
+    """The document cannot be imported; the message says where and why. Nothing was changed."""
+
+
+def _require(condition: bool, where: str, message: str) -> None:
+    if not condition:
+        raise ConfigurationInvalid(f"{where}: {message}")
+
+
+def _validate(doc: Any) -> None:
+    _require(isinstance(doc, dict), "document", "must be a JSON object")
+    _require(doc.get("format") == FORMAT, "format", f"must be {FORMAT!r}")
+    _require(doc.get("version") == VERSION, "version", f"must be {VERSION}")
+    templates = {t.get("name") for t in doc.get("templates", [])}
+    templates |= set(EmailTemplate.objects.values_list("name", flat=True))
+    for i, t in enumerate(doc.get("templates", [])):
+        _require(bool(t.get("name")), f"templates[{i}].name", "is required")
+        _require(t.get("type", "text") in TemplateType.values, f"templates[{i}].type", "text or html")
+    for i, m in enumerate(doc.get("mailboxes", [])):
+        where = f"mailboxes[{i}]"
+        _require(bool(m.get("label")), f"{where}.label", "is required")
+        _require(bool(m.get("email")), f"{where}.email", "is required")
+        kind = m.get("processor", {}).get("kind", "none")
+        _require(kind in PROCESSORS, f"{where}.processor.kind", f"unknown processor {kind!r}")
+        for j, rule in enumerate(m.get("rules", [])):
+            rwhere = f"{where}.rules[{j}]"
+            _require(bool(rule.get("name")), f"{rwhere}.name", "is required")
+            _require(rule.get("template") in templates, f"{rwhere}.template", "unknown template")
+            for k, c in enumerate(rule.get("conditions", [])):
+                cwhere = f"{rwhere}.conditions[{k}]"
+                _require(c.get("field") in ConditionField.values, f"{cwhere}.field", "unknown field")
+                _require(
+                    c.get("operator") in ConditionOperator.values,
+                    f"{cwhere}.operator",
+                    "unknown operator",
+                )
+
+
+def _import_mailbox(m: dict[str, Any]) -> None:
+    imap, smtp = m.get("imap", {}), m.get("smtp", {})
+    existing = Mailbox.objects.filter(label=m["label"]).first()
+    mailbox = save_mailbox(
+        MailboxInput(
+            label=m["label"],
+            email=m["email"],
+            account_type=m.get("account_type", "other"),
+            imap_enabled=imap.get("enabled", True),
+            imap_host=imap.get("host", ""),
+            imap_port=int(imap.get("port", 993)),
+            imap_encryption=imap.get("encryption", "ssl"),
+            smtp_enabled=smtp.get("enabled", True),
+            smtp_host=smtp.get("host", ""),
+            smtp_port=int(smtp.get("port", 465)),
+            smtp_encryption=smtp.get("encryption", "ssl"),
+            username=m.get("username", ""),
+            processor_kind=m.get("processor", {}).get("kind", "none"),
+            processor_settings=m.get("processor", {}).get("settings", {}),
+        ),
+        password=None if existing else "",
+        mailbox=existing,
+    )
+    folders = m.get("folders", [])
+    set_folders(
+        mailbox,
+        known=[f["name"] for f in folders],
+        selected=[f["name"] for f in folders if f.get("selected")],
+    )
+    access = m.get("access", {})
+    set_access(
+        mailbox,
+        user_ids=get_user_model()
+        .objects.filter(username__in=access.get("users", []))
+        .values_list("pk", flat=True),
+        group_ids=[Group.objects.get_or_create(name=name)[0].pk for name in access.get("roles", [])],
+    )
+    for rule_doc in m.get("rules", []):
+        rule, _ = AutoResponseRule.objects.update_or_create(
+            mailbox=mailbox,
+            name=rule_doc["name"],
+            defaults={
+                "active": rule_doc.get("active", True),
+                "template": EmailTemplate.objects.get(name=rule_doc["template"]),
+            },
+        )
+        rule.conditions.all().delete()
+        RuleCondition.objects.bulk_create(
+            RuleCondition(rule=rule, position=k, **c)
+            for k, c in enumerate(rule_doc.get("conditions", []))
+        )
+
+
+@transaction.atomic
+def import_configuration(doc: Any) -> None:
+    """Create or update everything in ``doc``; raise :class:`ConfigurationInvalid` first if
+    any part is wrong, so a bad document changes nothing."""
+    _validate(doc)
+    for name in doc.get("lead_sources", []):
+        LeadSource.objects.get_or_create(name=name)
+    for channel in doc.get("sales_channels", []):
+        SalesChannel.objects.update_or_create(
+            name=channel["name"], defaults={"active": channel.get("active", True)}
+        )
+    for t in doc.get("templates", []):
+        template, _ = EmailTemplate.objects.update_or_create(
+            name=t["name"],
+            defaults={
+                "type": t.get("type", "text"),
+                "default_language": t.get("default_language", "en"),
+            },
+        )
+        for tr in t.get("translations", []):
+            EmailTemplateTranslation.objects.update_or_create(
+                template=template,
+                language=tr["language"],
+                defaults={"subject": tr.get("subject", ""), "body": tr.get("body", "")},
+            )
+    for m in doc.get("mailboxes", []):
+        _import_mailbox(m)

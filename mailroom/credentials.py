@@ -1,0 +1,51 @@
+"""Encryption of mail server passwords at rest.
+
+The key never lives in the database: it comes from ``MAILROOM_CREDENTIAL_KEYS`` (comma-separated
+Fernet keys, the first encrypts, all decrypt, so keys can be rotated) or, when that is unset, from
+a key file generated once in the data directory with owner-only permissions.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+
+from mailroom import conf
+
+
+class CredentialError(Exception):
+    """A stored secret cannot be decrypted with the configured keys."""
+
+
+@cache
+def _fernet() -> MultiFernet:
+    keys = conf.env_list("MAILROOM_CREDENTIAL_KEYS")
+    if not keys:
+        path = conf.DATA_DIR / "credentials.key"
+        if not path.exists():
+            conf.DATA_DIR.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(Fernet.generate_key())
+            path.chmod(0o600)
+        keys = [path.read_text().strip()]
+    return MultiFernet([Fernet(key.encode()) for key in keys])
+
+
+def encrypt_secret(plain: str) -> str:
+    """Encrypt ``plain`` for storage; an empty secret stays empty."""
+    if not plain:
+        return ""
+    return _fernet().encrypt(plain.encode()).decode()
+
+
+def decrypt_secret(token: str) -> str:
+    """Decrypt a value written by :func:`encrypt_secret`."""
+    if not token:
+        return ""
+    try:
+        return _fernet().decrypt(token.encode()).decode()
+    except InvalidToken:
+        raise CredentialError(
+            "the stored password cannot be decrypted with the configured keys; "
+            "enter the password again or restore MAILROOM_CREDENTIAL_KEYS"
+        ) from None

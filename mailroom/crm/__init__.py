@@ -1,0 +1,1 @@
+"""Leads and Cases: the named actions that create them."""

@@ -1,0 +1,64 @@
+"""The settings of the Lead and Case processors, as stored on a mailbox (plain JSON).
+
+Users, sources and channels are named (user name, source name) rather than numbered, so an
+exported configuration can be imported into another installation.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.base_user import AbstractBaseUser
+
+from mailroom.models import CasePriority, LeadSource, SalesChannel
+
+
+def _user(username: object) -> AbstractBaseUser | None:
+    if not username:
+        return None
+    return get_user_model().objects.filter(username=str(username)).first()
+
+
+def resolve_lead_settings(
+    settings: dict[str, Any],
+) -> tuple[AbstractBaseUser | None, LeadSource | None, SalesChannel | None]:
+    """(owner, source, channel) named in the settings; a name that no longer exists is None."""
+    source = LeadSource.objects.filter(name=settings.get("source") or "").first()
+    channel = SalesChannel.objects.filter(name=settings.get("channel") or "", active=True).first()
+    if channel is None:
+        channel = SalesChannel.objects.filter(active=True).first()
+    return _user(settings.get("owner")), source, channel
+
+
+def lead_settings_errors(settings: dict[str, Any]) -> dict[str, str]:
+    """Field errors of the Lead processor's settings."""
+    errors = {}
+    if settings.get("owner") and _user(settings["owner"]) is None:
+        errors["owner"] = f"there is no user {settings['owner']!r}"
+    if settings.get("source") and not LeadSource.objects.filter(name=settings["source"]).exists():
+        errors["source"] = f"there is no lead source {settings['source']!r}"
+    if not SalesChannel.objects.filter(active=True).exists():
+        errors["processor_kind"] = "Convert to Lead needs an active sales channel; add one first"
+    return errors
+
+
+def resolve_case_settings(
+    settings: dict[str, Any],
+) -> tuple[AbstractBaseUser | None, AbstractBaseUser | None, str]:
+    """(owner, assignee, priority) named in the settings."""
+    priority = str(settings.get("priority") or CasePriority.NORMAL)
+    if priority not in CasePriority.values:
+        priority = CasePriority.NORMAL
+    return _user(settings.get("owner")), _user(settings.get("assignee")), priority
+
+
+def case_settings_errors(settings: dict[str, Any]) -> dict[str, str]:
+    """Field errors of the Case processor's settings."""
+    errors = {}
+    for key in ("owner", "assignee"):
+        if settings.get(key) and _user(settings[key]) is None:
+            errors[key] = f"there is no user {settings[key]!r}"
+    if settings.get("priority") and settings["priority"] not in CasePriority.values:
+        errors["priority"] = f"priority must be one of {', '.join(CasePriority.values)}"
+    return errors

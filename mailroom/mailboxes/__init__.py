@@ -1,0 +1,1 @@
+"""Actions on system mailboxes: create, change, check the connection, choose folders."""

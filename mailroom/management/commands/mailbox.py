@@ -1,0 +1,120 @@
+"""``mailroom mailbox add|check|list``: manage system mailboxes from the shell."""
+
+from __future__ import annotations
+
+import sys
+from argparse import ArgumentParser
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.validators import validate_email
+
+from mailroom.mailboxes.actions import MailboxInput, save_mailbox, set_folders
+from mailroom.mailboxes.check import check_imap
+from mailroom.mailboxes.servers import imap_settings
+from mailroom.models import Mailbox
+from mailroom.pipeline.processors.registry import PROCESSORS, load_processor
+from mailroom.transport.errors import TransportError
+
+ENCRYPTIONS = ("none", "ssl", "starttls")
+
+
+class Command(BaseCommand):
+    help = "Add, check and list system mailboxes."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        sub = parser.add_subparsers(dest="action", required=True)
+        add: ArgumentParser = sub.add_parser("add", help="create a mailbox; prints its id")
+        add.add_argument("--label", required=True)
+        add.add_argument("--email", required=True)
+        add.add_argument("--imap-host", required=True)
+        add.add_argument("--imap-port", type=int, required=True)
+        add.add_argument("--imap-encryption", choices=ENCRYPTIONS, required=True)
+        add.add_argument("--smtp-host", default="")
+        add.add_argument("--smtp-port", type=int, default=465)
+        add.add_argument("--smtp-encryption", choices=ENCRYPTIONS, default="ssl")
+        add.add_argument("--username", required=True)
+        add.add_argument(
+            "--password-stdin",
+            action="store_true",
+            help="read the password from standard input (it is never a command-line argument)",
+        )
+        add.add_argument("--folder", action="append", default=[], help="a folder to sync")
+        add.add_argument("--processor", choices=sorted(PROCESSORS), default="none")
+        add.add_argument(
+            "--processor-setting",
+            action="append",
+            default=[],
+            metavar="KEY=VALUE",
+            help="a processor setting, e.g. owner=alice or source=Email",
+        )
+        check = sub.add_parser("check", help="connect and list the server's folders")
+        check.add_argument("mailbox_id", type=int)
+        sub.add_parser("list", help="list the mailboxes")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        match options["action"]:
+            case "add":
+                self._add(options)
+            case "check":
+                self._check(options["mailbox_id"])
+            case "list":
+                self._list()
+
+    def _add(self, options: dict[str, Any]) -> None:
+        try:
+            validate_email(options["email"])
+        except ValidationError:
+            raise CommandError(f"--email: {options['email']!r} is not an email address") from None
+        if Mailbox.objects.filter(label=options["label"]).exists():
+            raise CommandError(f"--label: a mailbox labelled {options['label']!r} already exists")
+        password = sys.stdin.readline().rstrip("\r\n") if options["password_stdin"] else ""
+        settings = dict(item.split("=", 1) for item in options["processor_setting"] if "=" in item)
+        errors = load_processor(options["processor"]).validate_settings(settings)
+        if errors:
+            raise CommandError("; ".join(f"{key}: {msg}" for key, msg in errors.items()))
+        mailbox = save_mailbox(
+            MailboxInput(
+                label=options["label"],
+                email=options["email"],
+                imap_host=options["imap_host"],
+                imap_port=options["imap_port"],
+                imap_encryption=options["imap_encryption"],
+                smtp_host=options["smtp_host"],
+                smtp_port=options["smtp_port"],
+                smtp_encryption=options["smtp_encryption"],
+                smtp_enabled=bool(options["smtp_host"]),
+                username=options["username"],
+                processor_kind=options["processor"],
+                processor_settings=settings,
+            ),
+            password=password,
+        )
+        set_folders(mailbox, known=options["folder"], selected=options["folder"])
+        self.stdout.write(str(mailbox.pk))
+
+    def _check(self, mailbox_id: int) -> None:
+        mailbox = Mailbox.objects.select_related("connection").filter(pk=mailbox_id).first()
+        if mailbox is None:
+            raise CommandError(f"there is no mailbox {mailbox_id}")
+        try:
+            folders = check_imap(imap_settings(mailbox.connection))
+        except TransportError as exc:
+            field = f"{exc.field}: " if exc.field else ""
+            raise CommandError(f"{field}{exc}") from None
+        set_folders(mailbox, known=[f.name for f in folders], selected=[])
+        self.stdout.write(f"connection works; {len(folders)} folders:")
+        selected = set(mailbox.folders.filter(selected=True).values_list("name", flat=True))
+        for folder in folders:
+            mark = "*" if folder.name in selected else " "
+            self.stdout.write(f" {mark} {folder.name}")
+
+    def _list(self) -> None:
+        for mailbox in Mailbox.objects.select_related("connection").order_by("id"):
+            c = mailbox.connection
+            folders = ",".join(mailbox.folders.filter(selected=True).values_list("name", flat=True))
+            self.stdout.write(
+                f"{mailbox.pk}\t{mailbox.label}\t{mailbox.email}\t{c.imap_host}:{c.imap_port}"
+                f"\t{mailbox.processor_kind}\t{mailbox.status}\t{folders}"
+            )

@@ -1,0 +1,70 @@
+"""``mailroom run``: the embedded shape in one process (migrate, first admin, UI, watcher)."""
+
+from __future__ import annotations
+
+import secrets
+import signal
+from types import FrameType
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandParser
+from waitress.server import create_server
+
+from mailroom import conf
+from mailroom.watch.poller import Poller
+from mailroom.wsgi import application
+
+
+def _stop(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+class Command(BaseCommand):
+    help = "Apply migrations, create the first administrator, serve the UI and sync mail."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--bind", default=conf.BIND, help="address:port of the web UI")
+        parser.add_argument(
+            "--no-watch", action="store_true", help="serve the UI only, do not sync mail"
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        call_command("migrate", interactive=False, verbosity=0)
+        call_command("collectstatic", interactive=False, verbosity=0)
+        self._ensure_admin()
+        host, _, port = options["bind"].rpartition(":")
+        server = create_server(application, host=host or "127.0.0.1", port=int(port), threads=8)
+        poller = None if options["no_watch"] else Poller(conf.POLL_SECONDS)
+        if poller:
+            poller.start()
+        signal.signal(signal.SIGTERM, _stop)
+        self.stdout.write(f"mailroom is running at http://{options['bind']}/ (Ctrl-C stops it)")
+        self.stdout.write(f"data directory: {settings.DATA_DIR}")
+        try:
+            server.run()
+        except KeyboardInterrupt:
+            self.stdout.write("stopping…")
+        finally:
+            server.close()
+            if poller:
+                poller.stop()
+        self.stdout.write("mailroom stopped")
+
+    def _ensure_admin(self) -> None:
+        users = get_user_model().objects
+        if users.filter(is_superuser=True).exists():
+            return
+        password = conf.ADMIN_PASSWORD
+        generated = not password
+        if generated:
+            password = secrets.token_urlsafe(12)
+        users.create_superuser(
+            username=conf.ADMIN_EMAIL, email=conf.ADMIN_EMAIL, password=password
+        )
+        self.stdout.write(f"created the administrator {conf.ADMIN_EMAIL}")
+        if generated:
+            # Shown once, here only; set MAILROOM_ADMIN_PASSWORD to choose it instead.
+            self.stdout.write(f"  password: {password}  (shown once; change it after logging in)")

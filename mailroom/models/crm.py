@@ -1,0 +1,108 @@
+"""The records incoming mail can become: Leads and Cases, and the lists they refer to."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from mailroom.models.messages import Message
+
+
+class LeadSource(models.Model):
+    """Where a lead came from (an administrator-managed list: Email, Website, Partner …)."""
+
+    name = models.CharField(max_length=100, unique=True)
+
+    class Meta:
+        ordering = ("name",)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SalesChannel(models.Model):
+    """A sales channel; "Create a Lead" needs at least one active channel."""
+
+    name = models.CharField(max_length=100, unique=True)
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ("name",)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Lead(models.Model):
+    """A prospective customer, created from an email or by hand."""
+
+    name = models.CharField(max_length=300)
+    email = models.CharField(max_length=320, blank=True)
+    source = models.ForeignKey(LeadSource, on_delete=models.SET_NULL, null=True, blank=True)
+    channel = models.ForeignKey(SalesChannel, on_delete=models.SET_NULL, null=True, blank=True)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
+    )
+    message = models.OneToOneField(
+        Message, on_delete=models.SET_NULL, null=True, blank=True, related_name="lead"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("-id",)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CaseStatus(models.TextChoices):
+    """Where a case stands."""
+
+    OPEN = "open", "Open"
+    IN_PROGRESS = "in_progress", "In progress"
+    RESOLVED = "resolved", "Resolved"
+    CLOSED = "closed", "Closed"
+
+
+class CasePriority(models.TextChoices):
+    """How urgent a case is."""
+
+    LOW = "low", "Low"
+    NORMAL = "normal", "Normal"
+    HIGH = "high", "High"
+
+
+class Case(models.Model):
+    """A support case, created from an email or by hand. ``number`` is what people quote."""
+
+    number = models.PositiveBigIntegerField(unique=True, null=True, blank=True)
+    subject = models.CharField(max_length=998)
+    description = models.TextField(blank=True)
+    status = models.CharField(max_length=20, choices=CaseStatus.choices, default=CaseStatus.OPEN)
+    priority = models.CharField(
+        max_length=20, choices=CasePriority.choices, default=CasePriority.NORMAL
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="owned_cases",
+    )
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="assigned_cases",
+    )
+    message = models.OneToOneField(
+        Message, on_delete=models.SET_NULL, null=True, blank=True, related_name="case"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("-id",)
+
+    def __str__(self) -> str:
+        return f"#{self.number} {self.subject}"

@@ -1,0 +1,124 @@
+"""System mailboxes, how to reach their servers, and the folders that are synced."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth.models import Group
+from django.db import models
+
+from mailroom.credentials import decrypt_secret, encrypt_secret
+
+
+class Encryption(models.TextChoices):
+    """How a connection to a mail server is protected."""
+
+    SSL = "ssl", "SSL/TLS"
+    STARTTLS = "starttls", "STARTTLS"
+    NONE = "none", "None (plain text)"
+
+
+class AccountType(models.TextChoices):
+    """Which kind of account the mailbox is; only plain IMAP/SMTP for now."""
+
+    OTHER = "other", "Other (IMAP/SMTP)"
+
+
+class MailboxStatus(models.TextChoices):
+    """The last known health of the mailbox's connection."""
+
+    NEW = "new", "Not synced yet"
+    OK = "ok", "Working"
+    AUTH_ERROR = "auth_error", "Login refused"
+    DEGRADED = "degraded", "Server unreachable, retrying"
+    ERROR = "error", "Error"
+
+
+class Mailbox(models.Model):
+    """A shared address (support@, sales@ …) whose mail mailroom stores and processes."""
+
+    label = models.CharField(max_length=100, unique=True)
+    email = models.EmailField(max_length=254)
+    account_type = models.CharField(
+        max_length=20, choices=AccountType.choices, default=AccountType.OTHER
+    )
+    processor_kind = models.CharField(max_length=50, default="none")
+    processor_settings = models.JSONField(default=dict, blank=True)
+    authorized_users = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, blank=True, related_name="authorized_mailboxes"
+    )
+    authorized_groups = models.ManyToManyField(
+        Group, blank=True, related_name="authorized_mailboxes"
+    )
+    status = models.CharField(
+        max_length=20, choices=MailboxStatus.choices, default=MailboxStatus.NEW
+    )
+    status_detail = models.TextField(blank=True)
+    last_synced_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ("label",)
+        verbose_name_plural = "mailboxes"
+
+    def __str__(self) -> str:
+        return f"{self.label} <{self.email}>"
+
+
+class MailboxConnection(models.Model):
+    """IMAP and SMTP settings of one mailbox, kept apart from it; the password is encrypted."""
+
+    mailbox = models.OneToOneField(Mailbox, on_delete=models.CASCADE, related_name="connection")
+    imap_enabled = models.BooleanField(default=True)
+    imap_host = models.CharField(max_length=253, blank=True)
+    imap_port = models.PositiveIntegerField(default=993)
+    imap_encryption = models.CharField(
+        max_length=10, choices=Encryption.choices, default=Encryption.SSL
+    )
+    smtp_enabled = models.BooleanField(default=True)
+    smtp_host = models.CharField(max_length=253, blank=True)
+    smtp_port = models.PositiveIntegerField(default=465)
+    smtp_encryption = models.CharField(
+        max_length=10, choices=Encryption.choices, default=Encryption.SSL
+    )
+    username = models.CharField(max_length=254, blank=True)
+    password_encrypted = models.TextField(blank=True, editable=False)
+
+    def __str__(self) -> str:
+        return f"connection of {self.mailbox_id}"
+
+    @property
+    def password(self) -> str:
+        """The decrypted password; never put it in a log, a form or an export."""
+        return decrypt_secret(self.password_encrypted)
+
+    def set_password(self, plain: str) -> None:
+        """Encrypt and keep ``plain`` (the caller saves)."""
+        self.password_encrypted = encrypt_secret(plain)
+
+    @property
+    def has_password(self) -> bool:
+        """Whether a password is stored, for "set / not set" displays."""
+        return bool(self.password_encrypted)
+
+
+class Folder(models.Model):
+    """An IMAP folder of a mailbox and where its sync stands."""
+
+    mailbox = models.ForeignKey(Mailbox, on_delete=models.CASCADE, related_name="folders")
+    name = models.CharField(max_length=500)
+    selected = models.BooleanField(default=False)
+    uidvalidity = models.BigIntegerField(null=True, blank=True)
+    last_uid = models.BigIntegerField(default=0)
+    last_synced_at = models.DateTimeField(null=True, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    missing = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ("mailbox", "name")
+        constraints = [
+            models.UniqueConstraint(fields=("mailbox", "name"), name="folder_unique_name"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name

@@ -1,0 +1,80 @@
+"""Stored incoming email: the raw bytes (in file storage) and what was parsed out of them."""
+
+from __future__ import annotations
+
+from django.db import models
+
+from mailroom.models.mailboxes import Folder, Mailbox
+
+
+class Message(models.Model):
+    """One email as it was on the server at (folder, UIDVALIDITY, UID).
+
+    The raw bytes are the source of truth and are kept unchanged; every other field is derived
+    from them and can be parsed again. A message whose parsing found defects is stored all the
+    same, with the defects listed, never dropped.
+    """
+
+    mailbox = models.ForeignKey(Mailbox, on_delete=models.CASCADE, related_name="messages")
+    # A folder unchecked or removed on the server detaches its messages; it never deletes them.
+    folder = models.ForeignKey(
+        Folder, on_delete=models.SET_NULL, null=True, blank=True, related_name="messages"
+    )
+    uidvalidity = models.BigIntegerField()
+    uid = models.BigIntegerField()
+    raw = models.FileField(upload_to="raw/", max_length=300)
+    raw_size = models.PositiveIntegerField()
+    sha256 = models.CharField(max_length=64, db_index=True)
+    internal_date = models.DateTimeField(null=True, blank=True)
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    message_id = models.CharField(max_length=998, blank=True, db_index=True)
+    in_reply_to = models.CharField(max_length=998, blank=True)
+    references = models.JSONField(default=list, blank=True)
+    subject = models.TextField(blank=True)
+    from_name = models.CharField(max_length=300, blank=True)
+    from_email = models.CharField(max_length=320, blank=True)
+    to = models.JSONField(default=list, blank=True)
+    cc = models.JSONField(default=list, blank=True)
+    reply_to = models.JSONField(default=list, blank=True)
+    return_path = models.CharField(max_length=320, null=True, blank=True)
+    date = models.DateTimeField(null=True, blank=True)
+    headers = models.JSONField(default=list, blank=True)
+    text_body = models.TextField(blank=True)
+    html_body = models.TextField(blank=True)
+    defects = models.JSONField(default=list, blank=True)
+    is_malformed = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ("-id",)
+        constraints = [
+            models.UniqueConstraint(
+                fields=("folder", "uidvalidity", "uid"), name="message_unique_location"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.subject or "(no subject)"
+
+    def read_raw(self) -> bytes:
+        """The message exactly as the server sent it."""
+        with self.raw.open("rb") as handle:
+            data: bytes = handle.read()
+        return data
+
+
+class Attachment(models.Model):
+    """An attachment of a stored message; its bytes stay inside the raw message."""
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="attachments")
+    filename = models.CharField(max_length=500, blank=True)
+    content_type = models.CharField(max_length=200)
+    size = models.PositiveIntegerField()
+    content_id = models.CharField(max_length=500, blank=True)
+    part = models.CharField(max_length=100)
+
+    class Meta:
+        ordering = ("message", "id")
+
+    def __str__(self) -> str:
+        return self.filename or self.content_type

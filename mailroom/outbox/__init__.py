@@ -1,0 +1,1 @@
+"""Outgoing mail: replies are written to the outbox first and sent from there."""

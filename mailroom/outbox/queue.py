@@ -1,0 +1,65 @@
+"""Compose a reply and write it to the outbox with its Message-ID fixed before any attempt."""
+
+from __future__ import annotations
+
+from django.utils import timezone
+
+from mailroom import conf
+from mailroom.mime.compose import compose_reply, make_message_id
+from mailroom.mime.parse import ParsedMessage
+from mailroom.models import AutoResponseRule, Message, OutboxMessage, TemplateType
+from mailroom.rendering.render import Translation, render
+
+# Marks our own replies so a copy that comes back is recognised (X-Mailroom-Loop).
+LOOP_TOKEN_PREFIX = "mailroom"
+
+
+def loop_token() -> str:
+    """The value of our loop header; the same for every message of this installation."""
+    return f"{LOOP_TOKEN_PREFIX}@{conf.MESSAGE_ID_DOMAIN}"
+
+
+def queue_autoresponse(
+    message: Message, parsed: ParsedMessage, rule: AutoResponseRule, to_email: str
+) -> OutboxMessage:
+    """Render ``rule``'s template for ``message`` and add the reply to the outbox."""
+    mailbox = message.mailbox
+    template = rule.template
+    sender = parsed.from_[0] if parsed.from_ else None
+    rendered = render(
+        [Translation(t.language, t.subject, t.body) for t in template.translations.all()],
+        is_html=template.type == TemplateType.HTML,
+        wanted_languages=[],
+        default_language=template.default_language,
+        values={
+            "sender_name": sender.name if sender and sender.name else to_email,
+            "sender_email": to_email,
+            "subject": parsed.subject,
+            "mailbox_label": mailbox.label,
+            "mailbox_email": mailbox.email,
+        },
+    )
+    subject = rendered.subject or f"Auto: {parsed.subject}".strip()
+    message_id = make_message_id(conf.MESSAGE_ID_DOMAIN)
+    raw = compose_reply(
+        from_name=mailbox.label,
+        from_email=mailbox.email,
+        to_email=to_email,
+        subject=subject,
+        text=rendered.text,
+        html=rendered.html,
+        message_id=message_id,
+        in_reply_to=parsed.message_id,
+        references=parsed.references,
+        loop_token=loop_token(),
+        date=timezone.now(),
+    )
+    return OutboxMessage.objects.create(
+        mailbox=mailbox,
+        in_reply_to=message,
+        rule=rule,
+        message_id=message_id,
+        to_email=to_email,
+        subject=subject,
+        raw=raw,
+    )

@@ -1,0 +1,1 @@
+"""Processing of stored messages: a declared pipeline of small steps run by one engine."""

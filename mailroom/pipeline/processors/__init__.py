@@ -1,0 +1,1 @@
+"""Email processors: what becomes of each incoming message, chosen per mailbox."""

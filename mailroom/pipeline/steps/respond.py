@@ -1,0 +1,97 @@
+"""Step: evaluate the mailbox's autoresponse rules and queue at most one reply per rule."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import ClassVar
+
+from django.utils import timezone
+
+from mailroom import conf
+from mailroom.mime.autoreply import reply_address
+from mailroom.models import AutoResponseRule, Mailbox, OutboxMessage, OutboxState
+from mailroom.outbox.queue import queue_autoresponse
+from mailroom.pipeline.base import Context, Stop
+from mailroom.rules.evaluate import ConditionSpec, MessageFields, evaluate
+
+# RFC 3834 §2: the same response to the same sender at most once in this many days.
+RESPONSE_WINDOW = timedelta(days=7)
+
+
+def _fields(ctx: Context) -> MessageFields:
+    parsed = ctx.parsed
+    return MessageFields(
+        subject=parsed.subject,
+        from_=[a.email for a in parsed.from_] + [a.name for a in parsed.from_],
+        to=[a.email for a in parsed.to],
+        cc=[a.email for a in parsed.cc],
+        body=parsed.text_body,
+    )
+
+
+def _suppression(ctx: Context) -> str | None:
+    """Why no rule may answer this message at all, or None."""
+    if ctx.automated_reason:
+        return f"automatic mail ({ctx.automated_reason})"
+    address = reply_address(ctx.parsed)
+    if address is None:
+        return "no usable Return-Path"
+    if Mailbox.objects.filter(email__iexact=address).exists():
+        return "the sender is a system mailbox"
+    received = ctx.message.internal_date or ctx.message.date
+    max_age = timedelta(hours=conf.AUTORESPONSE_MAX_AGE_HOURS)
+    if received is not None and timezone.now() - received > max_age:
+        return f"older than {conf.AUTORESPONSE_MAX_AGE_HOURS} hours"
+    return None
+
+
+def _answered_recently(rule: AutoResponseRule, address: str) -> bool:
+    return OutboxMessage.objects.filter(
+        rule=rule,
+        to_email__iexact=address,
+        created_at__gte=timezone.now() - RESPONSE_WINDOW,
+        state__in=[OutboxState.PENDING, OutboxState.SENDING, OutboxState.SENT],
+    ).exists()
+
+
+class Respond:
+    """Queue a reply for every active rule whose conditions all hold, loop rules permitting."""
+
+    name: ClassVar[str] = "respond"
+    description: ClassVar[str] = "Evaluate autoresponse rules and queue replies"
+
+    def run(self, ctx: Context) -> str | Stop:
+        rules = list(
+            ctx.mailbox.rules.filter(active=True)
+            .select_related("template")
+            .prefetch_related("conditions", "template__translations")
+        )
+        if not rules:
+            return "no active rule"
+        fields = _fields(ctx)
+        hits: list[str] = []
+        misses: list[str] = []
+        for rule in rules:
+            conditions = [
+                ConditionSpec(c.field, c.operator, c.value) for c in rule.conditions.all()
+            ]
+            (hits if evaluate(conditions, fields) else misses).append(rule.name)
+        ctx.record.rule_hits = hits
+        ctx.record.rule_misses = misses
+        if not hits:
+            return "no rule matched"
+        reason = _suppression(ctx)
+        if reason:
+            return f"reply suppressed: {reason}"
+        address = reply_address(ctx.parsed)
+        assert address is not None  # _suppression returned None
+        queued = []
+        for rule in rules:
+            if rule.name not in hits:
+                continue
+            if _answered_recently(rule, address):
+                queued.append(f"{rule.name}: already answered {address} within 7 days")
+                continue
+            queue_autoresponse(ctx.message, ctx.parsed, rule, address)
+            queued.append(f"{rule.name}: reply queued to {address}")
+        return "; ".join(queued)

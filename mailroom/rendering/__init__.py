@@ -1,0 +1,1 @@
+"""Response templates: language choice and safe placeholder substitution."""

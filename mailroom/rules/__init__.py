@@ -1,0 +1,1 @@
+"""Autoresponse conditions: pure predicates over a message's fields."""

@@ -1,0 +1,1 @@
+"""The only writer of message rows: stores what sync fetched, idempotently."""

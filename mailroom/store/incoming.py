@@ -1,0 +1,98 @@
+"""Store a fetched message, its parsed fields, its processing record and the folder's cursor in
+one transaction, exactly once per (folder, UIDVALIDITY, UID)."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from django.db import IntegrityError, transaction
+
+from mailroom.mime.parse import ParsedMessage, parse_message
+from mailroom.models import Attachment, Folder, Message, ProcessingRecord
+from mailroom.store.raw import save_raw
+
+logger = logging.getLogger(__name__)
+
+
+def _addresses(parsed_list: list[object]) -> list[dict[str, str]]:
+    return [{"name": a.name, "email": a.email} for a in parsed_list]  # type: ignore[attr-defined]
+
+
+def _message_fields(parsed: ParsedMessage) -> dict[str, object]:
+    sender = parsed.from_[0] if parsed.from_ else None
+    return {
+        "message_id": parsed.message_id[:998],
+        "in_reply_to": parsed.in_reply_to[:998],
+        "references": parsed.references,
+        "subject": parsed.subject,
+        "from_name": sender.name[:300] if sender else "",
+        "from_email": sender.email[:320] if sender else "",
+        "to": _addresses(list(parsed.to)),
+        "cc": _addresses(list(parsed.cc)),
+        "reply_to": _addresses(list(parsed.reply_to)),
+        "return_path": None if parsed.return_path is None else parsed.return_path[:320],
+        "date": parsed.date,
+        "headers": [[name, value] for name, value in parsed.headers],
+        "text_body": parsed.text_body,
+        "html_body": parsed.html_body,
+        "defects": parsed.defects,
+        "is_malformed": bool(parsed.defects),
+    }
+
+
+def store_incoming(
+    folder: Folder,
+    uidvalidity: int,
+    uid: int,
+    raw: bytes,
+    internal_date: datetime | None,
+) -> Message | None:
+    """Store one fetched message and advance the folder's cursor to ``uid``.
+
+    Returns the new message, or ``None`` when this location was already stored (a second pass
+    stores nothing twice). The raw bytes are kept whatever the parser thinks of them.
+    """
+    if Message.objects.filter(folder=folder, uidvalidity=uidvalidity, uid=uid).exists():
+        advance_cursor(folder, uid)
+        return None
+    parsed = parse_message(raw)
+    name, digest = save_raw(raw)
+    try:
+        with transaction.atomic():
+            message = Message.objects.create(
+                mailbox_id=folder.mailbox_id,
+                folder=folder,
+                uidvalidity=uidvalidity,
+                uid=uid,
+                raw=name,
+                raw_size=len(raw),
+                sha256=digest,
+                internal_date=internal_date,
+                **_message_fields(parsed),
+            )
+            if parsed.attachments:
+                Attachment.objects.bulk_create(
+                    Attachment(
+                        message=message,
+                        filename=a.filename[:500],
+                        content_type=a.content_type[:200],
+                        size=a.size,
+                        content_id=a.content_id[:500],
+                        part=a.part[:100],
+                    )
+                    for a in parsed.attachments
+                )
+            ProcessingRecord.objects.create(message=message)
+            advance_cursor(folder, uid)
+    except IntegrityError:
+        # Another worker stored this location between our check and our insert.
+        logger.info("message %s/%s/%s already stored", folder.pk, uidvalidity, uid)
+        return None
+    return message
+
+
+def advance_cursor(folder: Folder, uid: int) -> None:
+    """Move the folder's last seen UID forward (never back)."""
+    Folder.objects.filter(pk=folder.pk, last_uid__lt=uid).update(last_uid=uid)
+    folder.last_uid = max(folder.last_uid, uid)

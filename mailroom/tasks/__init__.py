@@ -1,0 +1,1 @@
+"""Task entry points: ids in, idempotent, the same functions in both deployment shapes."""

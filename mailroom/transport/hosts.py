@@ -1,0 +1,86 @@
+"""Which mail servers mailroom may connect to, decided before any packet is sent.
+
+"Check connection" lets an administrator make the server open a TCP connection to any host and
+port, which would turn it into a probe of the internal network (SSRF). So a host is resolved
+once, every address it resolves to is checked, and the connection is then made to the checked
+address, never to a name resolved again later (a DNS answer that changes in between cannot
+redirect it).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from dataclasses import dataclass
+
+from mailroom.transport.errors import BadArgument, ConnectFailed, HostNotAllowed
+
+STANDARD_MAIL_PORTS = frozenset({143, 993, 25, 465, 587})
+
+
+@dataclass(frozen=True)
+class ResolvedHost:
+    """A host name and the address it was checked at, to connect to and to verify TLS against."""
+
+    name: str
+    address: str
+    port: int
+
+
+def _is_internal(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return (
+        address.is_loopback
+        or address.is_private
+        or address.is_link_local
+        or address.is_multicast
+        or address.is_reserved
+        or address.is_unspecified
+        or not address.is_global
+    )
+
+
+def check_host_text(host: str) -> str:
+    """Return ``host`` stripped, or raise when it cannot be a host name or address."""
+    host = host.strip()
+    if not host:
+        raise BadArgument("enter the server's host name", field="host")
+    if len(host) > 253 or any(ch in host for ch in "\r\n\0 /\\@"):
+        raise BadArgument("this is not a valid host name", field="host")
+    return host
+
+
+def resolve_mail_host(
+    host: str, port: int, *, allowed_hosts: list[str], allowed_ports: list[int]
+) -> ResolvedHost:
+    """Resolve ``host`` and return the address to connect to, or raise :class:`HostNotAllowed`.
+
+    Loopback, private, link-local, multicast, reserved and metadata addresses are refused unless
+    the host (as typed, or one of its addresses) is allow-listed; an allow-listed host may use
+    any port, any other host only the standard mail ports and ``allowed_ports``.
+    """
+    host = check_host_text(host)
+    if not 0 < port < 65536:
+        raise BadArgument("the port must be between 1 and 65535", field="port")
+    name = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    try:
+        infos = socket.getaddrinfo(name, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError):
+        raise ConnectFailed(f"the host name {host!r} does not resolve", field="host") from None
+    addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
+    allowed = {entry.lower() for entry in allowed_hosts}
+    host_allowed = name.lower() in allowed or any(a in allowed for a in addresses)
+    if not host_allowed:
+        if port not in STANDARD_MAIL_PORTS and port not in allowed_ports:
+            raise HostNotAllowed(
+                f"port {port} is not a mail port; use 143, 993, 25, 465 or 587",
+                field="port",
+            )
+        if any(_is_internal(ipaddress.ip_address(a.split("%")[0])) for a in addresses):
+            raise HostNotAllowed(
+                "this host is on an internal network; an administrator must allow it with "
+                "MAILROOM_ALLOWED_MAIL_HOSTS",
+                field="host",
+            )
+    return ResolvedHost(name=name, address=addresses[0], port=port)

@@ -1,0 +1,143 @@
+"""Send one message through a mailbox's SMTP server, telling apart refused, retryable and
+ambiguous outcomes.
+
+The envelope is built here (``MAIL FROM:<>`` for automatic replies, ``NOTIFY=NEVER`` when the
+server supports DSN); the message bytes are composed elsewhere and sent unchanged.
+"""
+
+from __future__ import annotations
+
+import smtplib
+import socket
+import ssl
+from dataclasses import dataclass, field
+
+from mailroom.transport.errors import (
+    AuthFailed,
+    ConnectFailed,
+    SendAmbiguous,
+    SendRefused,
+    TlsFailed,
+    TransportError,
+)
+from mailroom.transport.hosts import ResolvedHost, resolve_mail_host
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    """Everything needed to hand a message to the mailbox's SMTP server."""
+
+    host: str
+    port: int
+    encryption: str  # "ssl", "starttls" or "none"
+    username: str
+    password: str = field(repr=False)
+    timeout: float = 30.0
+    allowed_hosts: tuple[str, ...] = ()
+    allowed_ports: tuple[int, ...] = ()
+
+
+class _PinnedSMTP(smtplib.SMTP):
+    def __init__(self, target: ResolvedHost, timeout: float) -> None:
+        self._target = target
+        super().__init__(timeout=timeout)
+
+    def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
+        return socket.create_connection((self._target.address, port), timeout)
+
+
+class _PinnedSMTPSSL(smtplib.SMTP_SSL):
+    def __init__(self, target: ResolvedHost, timeout: float) -> None:
+        self._target = target
+        super().__init__(timeout=timeout, context=ssl.create_default_context())
+
+    def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
+        sock = socket.create_connection((self._target.address, port), timeout)
+        return self.context.wrap_socket(sock, server_hostname=self._target.name)
+
+
+def _open(settings: SmtpSettings) -> smtplib.SMTP:
+    target = resolve_mail_host(
+        settings.host,
+        settings.port,
+        allowed_hosts=list(settings.allowed_hosts),
+        allowed_ports=list(settings.allowed_ports),
+    )
+    smtp: smtplib.SMTP
+    if settings.encryption == "ssl":
+        smtp = _PinnedSMTPSSL(target, settings.timeout)
+    else:
+        smtp = _PinnedSMTP(target, settings.timeout)
+    try:
+        code, banner = smtp.connect(target.name, target.port)
+        if code != 220:
+            raise SendRefused(f"the server refused the connection: {code} {banner!r}", code=code)
+        smtp.ehlo()
+        if settings.encryption == "starttls":
+            if not smtp.has_extn("starttls"):
+                raise TlsFailed("the server does not offer STARTTLS")
+            smtp.starttls(context=ssl.create_default_context())
+            smtp.ehlo()
+        if settings.username and smtp.has_extn("auth"):
+            smtp.login(settings.username, settings.password)
+    except smtplib.SMTPAuthenticationError:
+        smtp.close()
+        raise AuthFailed("the SMTP server refused the user name or password") from None
+    except ssl.SSLError as exc:
+        smtp.close()
+        raise TlsFailed(f"TLS handshake with the SMTP server failed ({exc.reason})") from None
+    except smtplib.SMTPConnectError as exc:
+        smtp.close()
+        raise SendRefused(f"the server refused the connection: {exc.smtp_error!r}", code=exc.smtp_code) from None
+    except (smtplib.SMTPServerDisconnected, OSError) as exc:
+        smtp.close()
+        if isinstance(exc, TransportError):
+            raise
+        raise ConnectFailed(f"cannot connect to the SMTP server: {exc}") from None
+    except TransportError:
+        smtp.close()
+        raise
+    return smtp
+
+
+def _reply_text(message: bytes | str) -> str:
+    return message.decode(errors="replace") if isinstance(message, bytes) else message
+
+
+def send_message(settings: SmtpSettings, *, mail_from: str, rcpt: str, raw: bytes) -> None:
+    """Send ``raw`` to ``rcpt``; ``mail_from`` may be ``""`` for the null reverse path.
+
+    Raises :class:`SendRefused` (with the SMTP code) when the server refuses,
+    :class:`SendAmbiguous` when the connection broke after the data was sent and before the
+    server answered, or another :class:`TransportError` when it cannot be reached.
+    """
+    smtp = _open(settings)
+    try:
+        rcpt_options = ["NOTIFY=NEVER"] if smtp.has_extn("dsn") else []
+        code, reply = smtp.mail(mail_from)
+        if code != 250:
+            raise SendRefused(f"sender refused: {code} {_reply_text(reply)}", code=code)
+        code, reply = smtp.rcpt(rcpt, rcpt_options)
+        if code not in (250, 251):
+            raise SendRefused(f"recipient {rcpt} refused: {code} {_reply_text(reply)}", code=code)
+        try:
+            code, reply = smtp.data(raw)
+        except smtplib.SMTPDataError as exc:
+            raise SendRefused(
+                f"message refused: {exc.smtp_code} {_reply_text(exc.smtp_error)}",
+                code=exc.smtp_code,
+            ) from None
+        except (smtplib.SMTPServerDisconnected, OSError):
+            raise SendAmbiguous(
+                "the connection broke after the message was sent and before the server "
+                "confirmed it; it may have been delivered, so it is not sent again"
+            ) from None
+        if code != 250:
+            raise SendRefused(f"message refused: {code} {_reply_text(reply)}", code=code)
+    except smtplib.SMTPServerDisconnected as exc:
+        raise ConnectFailed(f"the SMTP server closed the connection: {exc}") from None
+    finally:
+        try:
+            smtp.quit()
+        except (smtplib.SMTPException, OSError):
+            smtp.close()

@@ -1,0 +1,1 @@
+"""Watchers: notice new mail on the servers and start sync passes."""

@@ -1,0 +1,1 @@
+"""The server-rendered UI: thin views that call actions and access checks."""

@@ -1,0 +1,22 @@
+"""URLs of the mailroom UI."""
+
+from django.contrib.auth import views as auth_views
+from django.urls import URLPattern, path
+
+from mailroom.web.views import mailboxes, messages, records
+
+urlpatterns: list[URLPattern] = [
+    path(
+        "login/",
+        auth_views.LoginView.as_view(template_name="mailroom/login.html"),
+        name="login",
+    ),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("", mailboxes.mailbox_list, name="mailbox-list"),
+    path("mailboxes/new/", mailboxes.mailbox_form, name="mailbox-create"),
+    path("mailboxes/<int:mailbox_id>/", mailboxes.mailbox_detail, name="mailbox-detail"),
+    path("mailboxes/<int:mailbox_id>/edit/", mailboxes.mailbox_form, name="mailbox-edit"),
+    path("messages/<int:message_id>/", messages.message_detail, name="message-detail"),
+    path("cases/", records.case_list, name="case-list"),
+    path("leads/", records.lead_list, name="lead-list"),
+]

@@ -1,0 +1,133 @@
+"""Screens: the mailbox list, a mailbox's page, and the mailbox form with "Check connection"."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db.models import Count
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods
+
+from mailroom.access.policy import access_mailbox, is_admin, mailboxes_visible_to
+from mailroom.mailboxes.actions import save_mailbox, set_access, set_folders
+from mailroom.mailboxes.check import check_imap
+from mailroom.mailboxes.servers import imap_settings
+from mailroom.models import Mailbox, MailboxConnection
+from mailroom.pipeline.processors.registry import processor_label
+from mailroom.transport.errors import TransportError
+from mailroom.web.forms import MailboxForm
+
+CONNECTION_FIELDS = {"imap_host", "imap_port", "imap_encryption", "username", "password"}
+TRANSPORT_FIELD = {
+    "host": "imap_host",
+    "port": "imap_port",
+    "encryption": "imap_encryption",
+    "username": "username",
+    "password": "password",
+}
+
+
+@login_required
+def mailbox_list(request: HttpRequest) -> HttpResponse:
+    mailboxes = (
+        mailboxes_visible_to(request.user)
+        .select_related("connection")
+        .annotate(message_count=Count("messages", distinct=True))
+        .order_by("label")
+    )
+    rows = list(mailboxes)
+    for mailbox in rows:
+        mailbox.processor_label = processor_label(mailbox.processor_kind)  # type: ignore[attr-defined]
+    return render(
+        request,
+        "mailroom/mailbox_list.html",
+        {"mailboxes": rows, "can_manage": is_admin(request.user)},
+    )
+
+
+@login_required
+def mailbox_detail(request: HttpRequest, mailbox_id: int) -> HttpResponse:
+    mailbox = access_mailbox(request.user, mailbox_id)
+    recent = mailbox.messages.select_related("processing", "folder").order_by("-id")[:50]
+    return render(
+        request,
+        "mailroom/mailbox_detail.html",
+        {
+            "mailbox": mailbox,
+            "folders": mailbox.folders.all(),
+            "recent": recent,
+            "processor_label": processor_label(mailbox.processor_kind),
+            "can_manage": is_admin(request.user),
+        },
+    )
+
+
+def _check_connection(form: MailboxForm, mailbox: Mailbox | None) -> list[str]:
+    """Try the IMAP settings of the form; put errors at their field, return the folders."""
+    for name in list(form.errors):
+        if name not in CONNECTION_FIELDS:
+            del form.errors[name]
+    if form.errors:
+        return []
+    data = form.cleaned_data
+    connection = MailboxConnection(
+        imap_host=data["imap_host"],
+        imap_port=data["imap_port"],
+        imap_encryption=data["imap_encryption"],
+        username=data["username"],
+    )
+    password = data["password"]
+    if not password and mailbox is not None:
+        password = mailbox.connection.password
+    try:
+        folders = check_imap(imap_settings(connection, password=password))
+    except TransportError as exc:
+        field = TRANSPORT_FIELD.get(exc.field or "")
+        form.add_error(field, str(exc).capitalize() + ".")
+        return []
+    return [f.name for f in folders]
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def mailbox_form(request: HttpRequest, mailbox_id: int | None = None) -> HttpResponse:
+    mailbox = access_mailbox(request.user, mailbox_id, manage=True) if mailbox_id else None
+    if mailbox is None and not is_admin(request.user):
+        raise Http404("no such page")
+    known = list(mailbox.folders.values_list("name", flat=True)) if mailbox else []
+    if request.method == "GET":
+        initial = MailboxForm.initial_for(mailbox) if mailbox else {}
+        form = MailboxForm(initial=initial, mailbox=mailbox, folder_names=known)
+        return render(request, "mailroom/mailbox_form.html", {"form": form, "mailbox": mailbox})
+
+    known = list(dict.fromkeys(known + request.POST.getlist("known_folder")))
+    form = MailboxForm(request.POST, mailbox=mailbox, folder_names=known)
+    valid = form.is_valid()
+    if "check" in request.POST:
+        found = _check_connection(form, mailbox)
+        if found:
+            known = list(dict.fromkeys(known + found))
+            form.fields["folders"].choices = [(n, n) for n in known]
+            messages.success(request, f"Connection works: {len(found)} folders found.")
+        return render(
+            request,
+            "mailroom/mailbox_form.html",
+            {"form": form, "mailbox": mailbox, "known_folders": known},
+        )
+    if not valid:
+        return render(
+            request,
+            "mailroom/mailbox_form.html",
+            {"form": form, "mailbox": mailbox, "known_folders": known},
+        )
+    password = form.cleaned_data["password"] or (None if mailbox else "")
+    saved = save_mailbox(form.mailbox_input(), password=password, mailbox=mailbox)
+    set_folders(saved, known=known, selected=form.cleaned_data["folders"])
+    set_access(
+        saved,
+        user_ids=[u.pk for u in form.cleaned_data["users"]],
+        group_ids=[g.pk for g in form.cleaned_data["roles"]],
+    )
+    messages.success(request, f"Mailbox “{saved.label}” saved.")
+    return redirect("mailbox-detail", mailbox_id=saved.pk)
