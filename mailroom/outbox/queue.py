@@ -20,7 +20,12 @@ def loop_token() -> str:
 
 
 def queue_autoresponse(
-    message: Message, parsed: ParsedMessage, rule: AutoResponseRule, to_email: str
+    message: Message,
+    parsed: ParsedMessage,
+    rule: AutoResponseRule,
+    to_email: str,
+    *,
+    case_number: int | None = None,
 ) -> OutboxMessage:
     """Render ``rule``'s template for ``message`` and add the reply to the outbox."""
     mailbox = message.mailbox
@@ -37,6 +42,7 @@ def queue_autoresponse(
             "subject": parsed.subject,
             "mailbox_label": mailbox.label,
             "mailbox_email": mailbox.email,
+            "case_number": "" if case_number is None else str(case_number),
         },
     )
     subject = rendered.subject or f"Auto: {parsed.subject}".strip()

@@ -19,6 +19,7 @@ class Context:
     record: ProcessingRecord
     automated_reason: str | None = None
     created: list[str] = field(default_factory=list)
+    case_number: int | None = None
 
 
 @dataclass(frozen=True)

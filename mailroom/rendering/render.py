@@ -69,6 +69,11 @@ def substitute(text: str, values: dict[str, str], *, escape: bool = False) -> st
     return _PLACEHOLDER.sub(replace, text)
 
 
+def _html_to_text(markup: str) -> str:
+    with_breaks = re.sub(r"<br\s*/?>|</p>|</div>|</li>|</h\d>", "\n", markup, flags=re.IGNORECASE)
+    return html.unescape(re.sub(r"<[^>]*>", "", with_breaks)).strip() + "\n"
+
+
 def render(
     translations: list[Translation],
     *,
@@ -82,6 +87,8 @@ def render(
     subject = " ".join(substitute(chosen.subject, values).split())
     if is_html:
         html_body = substitute(chosen.body, values, escape=True)
-        text = re.sub(r"<[^>]*>", "", html.unescape(re.sub(r"<br\s*/?>|</p>", "\n", html_body)))
-        return RenderedEmail(chosen.language, subject, text.strip() + "\n", html_body)
+        # The text alternative comes from the template's markup, before any value is put in,
+        # so a value that looks like a tag stays as text instead of being stripped.
+        text = substitute(_html_to_text(chosen.body), values)
+        return RenderedEmail(chosen.language, subject, text, html_body)
     return RenderedEmail(chosen.language, subject, substitute(chosen.body, values), None)

@@ -64,6 +64,8 @@ def resolve_mail_host(
     if not 0 < port < 65536:
         raise BadArgument("the port must be between 1 and 65535", field="port")
     name = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    # "localhost." is "localhost": a trailing dot only marks the name as fully qualified.
+    name = name.rstrip(".") or name
     try:
         infos = socket.getaddrinfo(name, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError):

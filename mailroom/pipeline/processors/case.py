@@ -21,6 +21,7 @@ class CreateCaseProcessor(Processor):
         case = create_case_from_message(
             ctx.message, ctx.parsed, owner=owner, assignee=assignee, priority=priority
         )
+        ctx.case_number = case.number
         return f"case #{case.number} created"
 
     def validate_settings(self, settings: dict[str, Any]) -> dict[str, str]:

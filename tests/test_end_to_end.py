@@ -1,0 +1,155 @@
+"""From a real IMAP mailbox to a Case and an autoresponse: Dovecot → sync → pipeline → SMTP."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from email import message_from_bytes
+from email.message import Message as EmailMessage
+
+import pytest
+from django.contrib.auth.models import User
+
+from mailroom.models import (
+    AutoResponseRule,
+    Case,
+    EmailTemplate,
+    EmailTemplateTranslation,
+    Mailbox,
+    Message,
+    OutboxMessage,
+    OutboxState,
+    ProcessingRecord,
+    RuleCondition,
+)
+from tests.conftest import run_cli
+from tests.servers.fixtures import ImapAccount
+from tests.servers.smtp import SmtpSink
+
+pytestmark = pytest.mark.django_db
+
+CUSTOMER_MAIL = (
+    b"Return-Path: <alice@customer.test>\r\n"
+    b"From: Alice Martin <alice@customer.test>\r\n"
+    b"To: Support <support@example.test>\r\n"
+    b"Subject: Printer on fire\r\n"
+    b"Message-ID: <printer-1@customer.test>\r\n"
+    b"References: <earlier@customer.test>\r\n"
+    b"Date: Tue, 24 Nov 2026 08:00:00 +0000\r\n"
+    b"Content-Type: text/plain; charset=utf-8\r\n"
+    b"\r\n"
+    b"Hello, the printer in room 4 is on fire.\r\nPlease help.\r\n"
+)
+
+
+def _answering_rule(mailbox: Mailbox, contains: str = "printer") -> AutoResponseRule:
+    template = EmailTemplate.objects.create(name="ack", default_language="en")
+    EmailTemplateTranslation.objects.create(
+        template=template,
+        language="en",
+        subject="Re: {{ subject }}",
+        body="Dear {{ sender_name }},\n\nWe received your message and opened a case.\n",
+    )
+    rule = AutoResponseRule.objects.create(mailbox=mailbox, name="Acknowledge", template=template)
+    RuleCondition.objects.create(rule=rule, field="subject", operator="contains", value=contains)
+    return rule
+
+
+def _reply(smtp_server: SmtpSink) -> EmailMessage:
+    (mail,) = smtp_server.accepted
+    return message_from_bytes(mail.data)
+
+
+def test_it_turns_a_new_email_into_a_case_and_answers_once(
+    make_mailbox: Callable[..., Mailbox],
+    imap_account: ImapAccount,
+    smtp_server: SmtpSink,
+    admin_user: User,
+) -> None:
+    mailbox = make_mailbox(processor="case", owner=admin_user.username)
+    _answering_rule(mailbox)
+    imap_account.append("INBOX", CUSTOMER_MAIL)
+
+    run_cli("sync", "--once")
+
+    case = Case.objects.get()
+    assert case.subject == "Printer on fire"
+    assert case.description.replace("\r\n", "\n") == (
+        "Hello, the printer in room 4 is on fire.\nPlease help.\n"
+    )
+    assert case.owner == admin_user
+    assert case.number == case.pk
+    assert case.message is not None and case.message.read_raw() == CUSTOMER_MAIL
+
+    outbox = OutboxMessage.objects.get()
+    assert outbox.state == OutboxState.SENT, outbox.last_error
+    assert len(smtp_server.accepted) == 1
+    mail = smtp_server.accepted[0]
+    assert mail.mail_from == "<>"  # the null reverse path (RFC 3834 §3.3)
+    assert mail.rcpt_tos == ["alice@customer.test"]
+    reply = _reply(smtp_server)
+    assert reply["To"] == "alice@customer.test"
+    assert reply["Subject"] == "Re: Printer on fire"
+    assert reply["In-Reply-To"] == "<printer-1@customer.test>"
+    assert reply["References"].split() == ["<earlier@customer.test>", "<printer-1@customer.test>"]
+    assert reply["Auto-Submitted"] == "auto-replied"
+    assert reply.get_all("Cc") is None and reply.get_all("Bcc") is None
+    assert "Dear Alice Martin," in reply.get_payload(decode=True).decode()
+    assert reply["Message-ID"] == outbox.message_id
+
+    # A second pass finds nothing new: no second message, case or reply.
+    run_cli("sync", "--once")
+    assert Message.objects.count() == 1
+    assert Case.objects.count() == 1
+    assert len(smtp_server.messages) == 1
+
+
+def test_it_never_answers_an_auto_reply(
+    make_mailbox: Callable[..., Mailbox], imap_account: ImapAccount, smtp_server: SmtpSink
+) -> None:
+    mailbox = make_mailbox(processor="case")
+    _answering_rule(mailbox)
+    imap_account.append(
+        "INBOX", CUSTOMER_MAIL.replace(b"Subject:", b"Auto-Submitted: auto-replied\r\nSubject:")
+    )
+
+    run_cli("sync", "--once")
+
+    record = ProcessingRecord.objects.get()
+    assert record.automated_reason
+    assert "Acknowledge" in record.rule_hits
+    assert Case.objects.count() == 1  # still processed, only not answered
+    assert OutboxMessage.objects.count() == 0
+    assert smtp_server.messages == []
+
+
+def test_it_keeps_the_seen_flag_of_the_server_untouched(
+    make_mailbox: Callable[..., Mailbox], imap_account: ImapAccount
+) -> None:
+    make_mailbox()
+    uid = imap_account.append("INBOX", CUSTOMER_MAIL)
+
+    run_cli("sync", "--once")
+
+    client = imap_account.client()
+    try:
+        client.select_folder("INBOX", readonly=True)
+        flags = client.get_flags([uid])[uid]
+    finally:
+        client.logout()
+    assert b"\\Seen" not in flags
+    assert Message.objects.get().uid == uid
+
+
+def test_it_records_the_rule_that_did_not_match(
+    make_mailbox: Callable[..., Mailbox], imap_account: ImapAccount, smtp_server: SmtpSink
+) -> None:
+    mailbox = make_mailbox()
+    _answering_rule(mailbox, contains="invoice")
+    imap_account.append("INBOX", CUSTOMER_MAIL)
+
+    run_cli("sync", "--once")
+
+    record = ProcessingRecord.objects.get()
+    assert record.rule_misses == ["Acknowledge"]
+    assert record.rule_hits == []
+    assert smtp_server.messages == []
