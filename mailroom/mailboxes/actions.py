@@ -45,7 +45,9 @@ _CONNECTION_FIELDS = (
 
 
 @transaction.atomic
-def save_mailbox(data: MailboxInput, *, password: str | None, mailbox: Mailbox | None = None) -> Mailbox:
+def save_mailbox(
+    data: MailboxInput, *, password: str | None, mailbox: Mailbox | None = None
+) -> Mailbox:
     """Create a mailbox, or update ``mailbox``; ``password=None`` keeps the stored one."""
     if mailbox is None:
         mailbox = Mailbox()
@@ -65,17 +67,21 @@ def save_mailbox(data: MailboxInput, *, password: str | None, mailbox: Mailbox |
 
 
 @transaction.atomic
-def set_folders(mailbox: Mailbox, known: Iterable[str], selected: Iterable[str]) -> None:
-    """Record the server's folders and which of them are synced.
+def set_folders(
+    mailbox: Mailbox, known: Iterable[str], selected: Iterable[str] | None
+) -> None:
+    """Record the server's folders and, unless ``selected`` is None, which of them are synced.
 
-    A folder that disappears from the list is unselected but kept, with its messages: stored
+    A folder that is unselected or gone from the server is kept, with its messages: stored
     mail is never deleted because of a configuration change.
     """
-    known_set = set(known) | set(selected)
-    selected_set = set(selected)
+    selected_set = set(selected) if selected is not None else set()
+    known_set = set(known) | selected_set
     existing = {f.name: f for f in mailbox.folders.all()}
     for name in known_set - existing.keys():
         Folder.objects.create(mailbox=mailbox, name=name, selected=name in selected_set)
+    if selected is None:
+        return
     for name, folder in existing.items():
         wanted = name in selected_set
         if folder.selected != wanted:

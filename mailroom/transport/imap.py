@@ -12,7 +12,7 @@ import imaplib
 import socket
 import ssl
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
@@ -149,14 +149,12 @@ class _PinnedClient(IMAPClient):  # type: ignore[misc]
         # Keep INTERNALDATE timezone-aware instead of converting it to naive local time.
         self.normalise_times = False
 
-    def _create_IMAP4(self) -> imaplib.IMAP4:  # noqa: N802 (IMAPClient's name)
+    def _create_IMAP4(self) -> imaplib.IMAP4:
         if self.ssl:
             return _TlsConnection(
                 self._target, self.ssl_context, self._settings.timeout, self._settings.max_literal
             )
-        return _PlainConnection(
-            self._target, self._settings.timeout, self._settings.max_literal
-        )
+        return _PlainConnection(self._target, self._settings.timeout, self._settings.max_literal)
 
 
 @contextmanager
@@ -213,7 +211,11 @@ class ImapSession:
                 with _translated_errors("STARTTLS"):
                     client.starttls(ssl.create_default_context())
             with _translated_errors("login"):
-                client.login(settings.username, settings.password)
+                if (settings.username + settings.password).isascii():
+                    client.login(settings.username, settings.password)
+                else:
+                    # LOGIN cannot carry non-ASCII text; AUTHENTICATE PLAIN sends UTF-8.
+                    client.plain_login(settings.username, settings.password)
         except BaseException:
             self.close()
             raise
@@ -234,11 +236,10 @@ class ImapSession:
             return
         try:
             client.logout()
-        except Exception:  # the connection is already gone; nothing more to do
-            try:
+        except Exception:
+            # The connection is already gone; closing the dead socket may fail too.
+            with suppress(Exception):
                 client.shutdown()
-            except Exception:  # noqa: S110 (closing a dead socket may fail; that is fine)
-                pass
 
     @property
     def client(self) -> _PinnedClient:

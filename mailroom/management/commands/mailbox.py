@@ -103,7 +103,7 @@ class Command(BaseCommand):
         except TransportError as exc:
             field = f"{exc.field}: " if exc.field else ""
             raise CommandError(f"{field}{exc}") from None
-        set_folders(mailbox, known=[f.name for f in folders], selected=[])
+        set_folders(mailbox, known=[f.name for f in folders], selected=None)
         self.stdout.write(f"connection works; {len(folders)} folders:")
         selected = set(mailbox.folders.filter(selected=True).values_list("name", flat=True))
         for folder in folders:

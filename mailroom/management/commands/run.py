@@ -61,9 +61,7 @@ class Command(BaseCommand):
         generated = not password
         if generated:
             password = secrets.token_urlsafe(12)
-        users.create_superuser(
-            username=conf.ADMIN_EMAIL, email=conf.ADMIN_EMAIL, password=password
-        )
+        users.create_superuser(username=conf.ADMIN_EMAIL, email=conf.ADMIN_EMAIL, password=password)
         self.stdout.write(f"created the administrator {conf.ADMIN_EMAIL}")
         if generated:
             # Shown once, here only; set MAILROOM_ADMIN_PASSWORD to choose it instead.

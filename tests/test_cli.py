@@ -1,0 +1,175 @@
+"""The operator CLI: mailbox add/check/list, config export/import, and the console script."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from django.core.management.base import CommandError
+
+from mailroom.models import EmailTemplate, Folder, LeadSource, Mailbox, MailboxConnection
+from tests.conftest import run_cli
+from tests.servers.fixtures import ImapAccount
+
+pytestmark = pytest.mark.django_db
+
+
+def test_it_stores_the_password_encrypted_and_never_prints_it(
+    make_mailbox: Callable[..., Mailbox], imap_account: ImapAccount
+) -> None:
+    mailbox = make_mailbox()
+    connection = MailboxConnection.objects.get(mailbox=mailbox)
+    assert connection.password == imap_account.password
+    assert imap_account.password not in connection.password_encrypted
+    assert imap_account.password not in run_cli("mailbox", "list")
+    assert imap_account.password not in run_cli("config", "export")
+
+
+def test_it_lists_the_server_folders_when_the_connection_works(
+    make_mailbox: Callable[..., Mailbox], imap_account: ImapAccount
+) -> None:
+    imap_account.create_folder("Archive")
+    mailbox = make_mailbox()
+
+    out = run_cli("mailbox", "check", str(mailbox.pk))
+
+    assert "connection works" in out
+    assert " * INBOX" in out and "   Archive" in out
+    recorded = dict(Folder.objects.filter(mailbox=mailbox).values_list("name", "selected"))
+    assert recorded["INBOX"] is True  # checking keeps the selection
+    assert recorded["Archive"] is False
+    assert {name for name, selected in recorded.items() if selected} == {"INBOX"}
+
+
+def test_it_names_the_password_field_when_the_login_is_refused(
+    make_mailbox: Callable[..., Mailbox],
+) -> None:
+    mailbox = make_mailbox()
+    connection = mailbox.connection
+    connection.set_password("wrong-password")
+    connection.save()
+
+    with pytest.raises(CommandError, match=r"^password: .*refused"):
+        run_cli("mailbox", "check", str(mailbox.pk))
+
+
+def test_it_names_the_host_field_when_the_port_is_closed(
+    make_mailbox: Callable[..., Mailbox],
+) -> None:
+    mailbox = make_mailbox()
+    MailboxConnection.objects.filter(mailbox=mailbox).update(imap_port=1)
+
+    with pytest.raises(CommandError, match=r"^host: .*refused the connection"):
+        run_cli("mailbox", "check", str(mailbox.pk))
+
+
+def test_it_refuses_an_internal_host_that_is_not_allow_listed(
+    make_mailbox: Callable[..., Mailbox],
+) -> None:
+    mailbox = make_mailbox()
+    MailboxConnection.objects.filter(mailbox=mailbox).update(imap_host="169.254.169.254", imap_port=993)
+
+    with pytest.raises(CommandError, match=r"^host: .*internal network"):
+        run_cli("mailbox", "check", str(mailbox.pk))
+
+
+def test_it_refuses_a_second_mailbox_with_the_same_label(
+    make_mailbox: Callable[..., Mailbox],
+) -> None:
+    make_mailbox()
+    with pytest.raises(CommandError, match="--label"):
+        make_mailbox()
+
+
+CONFIG = {
+    "format": "mailroom-config",
+    "version": 1,
+    "lead_sources": ["Email", "Website"],
+    "sales_channels": [{"name": "Direct", "active": True}],
+    "templates": [
+        {
+            "name": "ack",
+            "type": "text",
+            "default_language": "en",
+            "translations": [
+                {"language": "de", "subject": "AW: {{ subject }}", "body": "Danke."},
+                {"language": "en", "subject": "Re: {{ subject }}", "body": "Thanks."},
+            ],
+        }
+    ],
+    "mailboxes": [
+        {
+            "label": "Sales",
+            "email": "sales@example.test",
+            "account_type": "other",
+            "imap": {"enabled": True, "host": "imap.example.test", "port": 993, "encryption": "ssl"},
+            "smtp": {"enabled": True, "host": "smtp.example.test", "port": 465, "encryption": "ssl"},
+            "username": "sales",
+            "processor": {"kind": "lead", "settings": {"source": "Email"}},
+            "folders": [{"name": "INBOX", "selected": True}, {"name": "Spam", "selected": False}],
+            "access": {"users": [], "roles": ["Sales team"]},
+            "rules": [
+                {
+                    "name": "Welcome",
+                    "active": True,
+                    "template": "ack",
+                    "conditions": [{"field": "subject", "operator": "contains", "value": "price"}],
+                }
+            ],
+        }
+    ],
+}
+
+
+def test_it_imports_a_configuration_idempotently_and_exports_it_back(tmp_path: Path) -> None:
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(CONFIG))
+
+    run_cli("config", "import", str(path))
+    first = json.loads(run_cli("config", "export"))
+    run_cli("config", "import", str(path))
+    second = json.loads(run_cli("config", "export"))
+
+    assert first == second == CONFIG
+    assert Mailbox.objects.count() == 1
+    assert EmailTemplate.objects.get().translations.count() == 2
+
+
+def test_it_changes_nothing_when_the_document_has_an_error(tmp_path: Path) -> None:
+    bad = json.loads(json.dumps(CONFIG))
+    bad["mailboxes"][0]["rules"][0]["template"] = "missing"
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(bad))
+
+    with pytest.raises(CommandError, match=r"mailboxes\[0\]\.rules\[0\]\.template"):
+        run_cli("config", "import", str(path))
+    assert not LeadSource.objects.exists()
+    assert not Mailbox.objects.exists()
+
+
+def test_it_says_which_file_is_not_json(tmp_path: Path) -> None:
+    path = tmp_path / "broken.json"
+    path.write_text("{not json")
+    with pytest.raises(CommandError, match="not valid JSON"):
+        run_cli("config", "import", str(path))
+
+
+def test_the_console_script_runs_django_commands_with_mailroom_settings(tmp_path: Path) -> None:
+    env = {**os.environ, "MAILROOM_DATA_DIR": str(tmp_path)}
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    script = Path(sys.executable).with_name("mailroom")
+    migrate = subprocess.run(
+        [script, "migrate"], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert migrate.returncode == 0, migrate.stderr
+    listed = subprocess.run(
+        [script, "mailbox", "list"], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout == ""
+    assert (tmp_path / "mailroom.sqlite3").exists()

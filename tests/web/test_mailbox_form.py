@@ -1,0 +1,83 @@
+"""The mailbox form: bad values are shown at their field and nothing is saved."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import User
+from django.test import Client
+
+from mailroom.models import Mailbox, SalesChannel
+
+pytestmark = pytest.mark.django_db
+
+VALID = {
+    "label": "Support",
+    "email": "support@example.test",
+    "account_type": "other",
+    "imap_enabled": "on",
+    "imap_host": "imap.example.test",
+    "imap_port": "993",
+    "imap_encryption": "ssl",
+    "smtp_enabled": "on",
+    "smtp_host": "smtp.example.test",
+    "smtp_port": "465",
+    "smtp_encryption": "ssl",
+    "username": "support",
+    "password": "pw-1",
+    "processor_kind": "none",
+    "priority": "normal",
+    "save": "1",
+}
+
+
+@pytest.fixture
+def client() -> Client:
+    client = Client()
+    client.force_login(User.objects.create_user("alice", password="x", is_staff=True))
+    return client
+
+
+def test_it_saves_a_valid_mailbox(client: Client) -> None:
+    response = client.post("/mailboxes/new/", VALID)
+    mailbox = Mailbox.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == f"/mailboxes/{mailbox.pk}/"
+    assert mailbox.connection.password == "pw-1"
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("label", "", "This field is required."),
+        ("email", "not-an-address", "Enter a valid email address."),
+        ("imap_host", "bad host", "This is not a valid host name."),
+        ("imap_host", "", "Enter the server&#x27;s host name."),
+        ("imap_port", "70000", "Ensure this value is less than or equal to 65535."),
+        ("username", "a\r\nb", "The user name cannot contain line breaks."),
+    ],
+)
+def test_it_shows_a_bad_value_at_its_field_and_saves_nothing(
+    client: Client, field: str, value: str, message: str
+) -> None:
+    page = client.post("/mailboxes/new/", {**VALID, field: value}).content.decode()
+    block = page.split(f'id="field-{field}"', 1)[1].split('<div class="field', 1)[0]
+    assert message in block
+    assert not Mailbox.objects.exists()
+    assert "pw-1" not in page
+
+
+def test_it_asks_for_a_sales_channel_before_converting_to_leads(client: Client) -> None:
+    page = client.post("/mailboxes/new/", {**VALID, "processor_kind": "lead"}).content.decode()
+    assert "needs an active sales channel" in page
+    assert not Mailbox.objects.exists()
+    SalesChannel.objects.create(name="Direct")
+    assert client.post("/mailboxes/new/", {**VALID, "processor_kind": "lead"}).status_code == 302
+
+
+def test_it_keeps_the_stored_password_when_the_field_is_left_empty(client: Client) -> None:
+    client.post("/mailboxes/new/", VALID)
+    mailbox = Mailbox.objects.get()
+    client.post(f"/mailboxes/{mailbox.pk}/edit/", {**VALID, "password": "", "label": "Help"})
+    mailbox.refresh_from_db()
+    assert mailbox.label == "Help"
+    assert mailbox.connection.password == "pw-1"
