@@ -108,6 +108,7 @@ STORAGES = {
 }
 STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "static"
+STATIC_ROOT.mkdir(exist_ok=True)  # filled by collectstatic in `mailroom run`
 
 LANGUAGE_CODE = "en"
 TIME_ZONE = "UTC"

@@ -72,7 +72,9 @@ def test_it_refuses_an_internal_host_that_is_not_allow_listed(
     make_mailbox: Callable[..., Mailbox],
 ) -> None:
     mailbox = make_mailbox()
-    MailboxConnection.objects.filter(mailbox=mailbox).update(imap_host="169.254.169.254", imap_port=993)
+    MailboxConnection.objects.filter(mailbox=mailbox).update(
+        imap_host="169.254.169.254", imap_port=993
+    )
 
     with pytest.raises(CommandError, match=r"^host: .*internal network"):
         run_cli("mailbox", "check", str(mailbox.pk))
@@ -107,8 +109,18 @@ CONFIG = {
             "label": "Sales",
             "email": "sales@example.test",
             "account_type": "other",
-            "imap": {"enabled": True, "host": "imap.example.test", "port": 993, "encryption": "ssl"},
-            "smtp": {"enabled": True, "host": "smtp.example.test", "port": 465, "encryption": "ssl"},
+            "imap": {
+                "enabled": True,
+                "host": "imap.example.test",
+                "port": 993,
+                "encryption": "ssl",
+            },
+            "smtp": {
+                "enabled": True,
+                "host": "smtp.example.test",
+                "port": 465,
+                "encryption": "ssl",
+            },
             "username": "sales",
             "processor": {"kind": "lead", "settings": {"source": "Email"}},
             "folders": [{"name": "INBOX", "selected": True}, {"name": "Spam", "selected": False}],
@@ -168,7 +180,12 @@ def test_the_console_script_runs_django_commands_with_mailroom_settings(tmp_path
     )
     assert migrate.returncode == 0, migrate.stderr
     listed = subprocess.run(
-        [script, "mailbox", "list"], env=env, capture_output=True, text=True, timeout=60, check=False
+        [script, "mailbox", "list"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert listed.returncode == 0, listed.stderr
     assert listed.stdout == ""

@@ -42,7 +42,9 @@ def _validate(doc: Any) -> None:
     templates |= set(EmailTemplate.objects.values_list("name", flat=True))
     for i, t in enumerate(doc.get("templates", [])):
         _require(bool(t.get("name")), f"templates[{i}].name", "is required")
-        _require(t.get("type", "text") in TemplateType.values, f"templates[{i}].type", "text or html")
+        _require(
+            t.get("type", "text") in TemplateType.values, f"templates[{i}].type", "text or html"
+        )
     for i, m in enumerate(doc.get("mailboxes", [])):
         where = f"mailboxes[{i}]"
         _require(bool(m.get("label")), f"{where}.label", "is required")
@@ -55,7 +57,9 @@ def _validate(doc: Any) -> None:
             _require(rule.get("template") in templates, f"{rwhere}.template", "unknown template")
             for k, c in enumerate(rule.get("conditions", [])):
                 cwhere = f"{rwhere}.conditions[{k}]"
-                _require(c.get("field") in ConditionField.values, f"{cwhere}.field", "unknown field")
+                _require(
+                    c.get("field") in ConditionField.values, f"{cwhere}.field", "unknown field"
+                )
                 _require(
                     c.get("operator") in ConditionOperator.values,
                     f"{cwhere}.operator",
@@ -98,7 +102,9 @@ def _import_mailbox(m: dict[str, Any]) -> None:
         user_ids=get_user_model()
         .objects.filter(username__in=access.get("users", []))
         .values_list("pk", flat=True),
-        group_ids=[Group.objects.get_or_create(name=name)[0].pk for name in access.get("roles", [])],
+        group_ids=[
+            Group.objects.get_or_create(name=name)[0].pk for name in access.get("roles", [])
+        ],
     )
     for rule_doc in m.get("rules", []):
         rule, _ = AutoResponseRule.objects.update_or_create(

@@ -3,7 +3,7 @@ caller's transaction."""
 
 from __future__ import annotations
 
-from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import User
 
 from mailroom.mime.parse import ParsedMessage
 from mailroom.models import Case, Lead, LeadSource, Message, SalesChannel
@@ -13,7 +13,7 @@ def create_lead_from_message(
     message: Message,
     parsed: ParsedMessage,
     *,
-    owner: AbstractBaseUser | None,
+    owner: User | None,
     source: LeadSource | None,
     channel: SalesChannel | None,
 ) -> Lead:
@@ -35,8 +35,8 @@ def create_case_from_message(
     message: Message,
     parsed: ParsedMessage,
     *,
-    owner: AbstractBaseUser | None,
-    assignee: AbstractBaseUser | None,
+    owner: User | None,
+    assignee: User | None,
     priority: str,
 ) -> Case:
     """A Case whose subject and description are the message's subject and text."""

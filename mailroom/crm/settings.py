@@ -8,21 +8,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth import get_user_model
-from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import User
 
 from mailroom.models import CasePriority, LeadSource, SalesChannel
 
 
-def _user(username: object) -> AbstractBaseUser | None:
+def _user(username: object) -> User | None:
     if not username:
         return None
-    return get_user_model().objects.filter(username=str(username)).first()
+    return User.objects.filter(username=str(username)).first()
 
 
 def resolve_lead_settings(
     settings: dict[str, Any],
-) -> tuple[AbstractBaseUser | None, LeadSource | None, SalesChannel | None]:
+) -> tuple[User | None, LeadSource | None, SalesChannel | None]:
     """(owner, source, channel) named in the settings; a name that no longer exists is None."""
     source = LeadSource.objects.filter(name=settings.get("source") or "").first()
     channel = SalesChannel.objects.filter(name=settings.get("channel") or "", active=True).first()
@@ -45,7 +44,7 @@ def lead_settings_errors(settings: dict[str, Any]) -> dict[str, str]:
 
 def resolve_case_settings(
     settings: dict[str, Any],
-) -> tuple[AbstractBaseUser | None, AbstractBaseUser | None, str]:
+) -> tuple[User | None, User | None, str]:
     """(owner, assignee, priority) named in the settings."""
     priority = str(settings.get("priority") or CasePriority.NORMAL)
     if priority not in CasePriority.values:

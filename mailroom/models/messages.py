@@ -37,7 +37,8 @@ class Message(models.Model):
     to = models.JSONField(default=list, blank=True)
     cc = models.JSONField(default=list, blank=True)
     reply_to = models.JSONField(default=list, blank=True)
-    return_path = models.CharField(max_length=320, null=True, blank=True)
+    # None: the message had no Return-Path; "": it was the null path <>. Both matter for loops.
+    return_path = models.CharField(max_length=320, null=True, blank=True)  # noqa: DJ001
     date = models.DateTimeField(null=True, blank=True)
     headers = models.JSONField(default=list, blank=True)
     text_body = models.TextField(blank=True)

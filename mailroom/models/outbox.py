@@ -34,7 +34,9 @@ class OutboxMessage(models.Model):
     to_email = models.CharField(max_length=320)
     subject = models.TextField(blank=True)
     raw = models.BinaryField()
-    state = models.CharField(max_length=20, choices=OutboxState.choices, default=OutboxState.PENDING)
+    state = models.CharField(
+        max_length=20, choices=OutboxState.choices, default=OutboxState.PENDING
+    )
     attempts = models.PositiveSmallIntegerField(default=0)
     last_error = models.TextField(blank=True)
     next_attempt_at = models.DateTimeField(null=True, blank=True)

@@ -45,7 +45,9 @@ def send_outbox(outbox_id: int) -> OutboxState | None:
     row = OutboxMessage.objects.select_related("mailbox__connection").get(pk=outbox_id)
     row.attempts += 1
     try:
-        send_message(smtp_settings(row.mailbox), mail_from="", rcpt=row.to_email, raw=bytes(row.raw))
+        send_message(
+            smtp_settings(row.mailbox), mail_from="", rcpt=row.to_email, raw=bytes(row.raw)
+        )
     except SendAmbiguous as exc:
         row.state, row.last_error = OutboxState.ABANDONED, str(exc)
     except TransportError as exc:
@@ -59,7 +61,16 @@ def send_outbox(outbox_id: int) -> OutboxState | None:
     else:
         row.state, row.sent_at, row.last_error = OutboxState.SENT, timezone.now(), ""
     row.lease_until = None
-    row.save(update_fields=["state", "attempts", "last_error", "next_attempt_at", "lease_until", "sent_at"])
+    row.save(
+        update_fields=[
+            "state",
+            "attempts",
+            "last_error",
+            "next_attempt_at",
+            "lease_until",
+            "sent_at",
+        ]
+    )
     logger.info("outbox %s -> %s: %s", outbox_id, row.to_email, row.state)
     return OutboxState(row.state)
 

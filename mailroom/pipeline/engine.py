@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from mailroom.mime.parse import parse_message
 from mailroom.models import Message, ProcessingRecord, ProcessingState
-from mailroom.pipeline.base import Context, Stop, StepError
+from mailroom.pipeline.base import Context, StepError, Stop
 from mailroom.pipeline.pipelines import INBOUND, STEPS
 
 logger = logging.getLogger(__name__)

@@ -13,7 +13,14 @@ import re
 from dataclasses import dataclass
 
 # The placeholders a template may use; anything else is left as written.
-PLACEHOLDERS = ("sender_name", "sender_email", "subject", "mailbox_label", "mailbox_email", "case_number")
+PLACEHOLDERS = (
+    "sender_name",
+    "sender_email",
+    "subject",
+    "mailbox_label",
+    "mailbox_email",
+    "case_number",
+)
 
 _PLACEHOLDER = re.compile(r"\{\{\s*([a-z_]+)\s*\}\}")
 

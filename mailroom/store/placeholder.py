@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from django.db import IntegrityError, transaction
+
 from mailroom.models import Folder, Message, ProcessingRecord, ProcessingState
 from mailroom.store.incoming import advance_cursor
 from mailroom.store.raw import save_raw
-from django.db import IntegrityError, transaction
 
 
 def store_too_large(folder: Folder, uidvalidity: int, uid: int, size: int) -> Message | None:

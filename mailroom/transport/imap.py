@@ -96,6 +96,8 @@ def _capped_read(conn: imaplib.IMAP4, size: int, max_literal: int) -> bytes:
     remaining = size
     while remaining > 0:
         chunk = conn.file.read(min(remaining, 1 << 20))
+        if isinstance(chunk, str):  # typeshed allows text files; imaplib's is binary
+            chunk = chunk.encode()
         if not chunk:
             raise imaplib.IMAP4.abort("connection closed in the middle of a literal")
         chunks.append(chunk)
@@ -127,7 +129,8 @@ class _TlsConnection(tls.IMAP4_TLS):  # type: ignore[misc]
     def _create_socket(self, timeout: float | None) -> socket.socket:
         sock = socket.create_connection((self._target.address, self._target.port), timeout)
         # The certificate is checked against the name the administrator typed.
-        return self.ssl_context.wrap_socket(sock, server_hostname=self._target.name)
+        context: ssl.SSLContext = self.ssl_context
+        return context.wrap_socket(sock, server_hostname=self._target.name)
 
     def read(self, size: int) -> bytes:
         return _capped_read(self, size, self._max_literal)

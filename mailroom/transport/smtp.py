@@ -88,7 +88,9 @@ def _open(settings: SmtpSettings) -> smtplib.SMTP:
         raise TlsFailed(f"TLS handshake with the SMTP server failed ({exc.reason})") from None
     except smtplib.SMTPConnectError as exc:
         smtp.close()
-        raise SendRefused(f"the server refused the connection: {exc.smtp_error!r}", code=exc.smtp_code) from None
+        raise SendRefused(
+            f"the server refused the connection: {exc.smtp_error!r}", code=exc.smtp_code
+        ) from None
     except (smtplib.SMTPServerDisconnected, OSError) as exc:
         smtp.close()
         if isinstance(exc, TransportError):

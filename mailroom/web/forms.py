@@ -16,8 +16,6 @@ from mailroom.transport.errors import BadArgument
 from mailroom.transport.hosts import check_host_text
 from mailroom.transport.imap import check_imap_argument
 
-PORT = {"min_value": 1, "max_value": 65535}
-
 
 class MailboxForm(forms.Form):
     """Create or edit a system mailbox. ``folders`` offers what the last check found."""
@@ -28,13 +26,13 @@ class MailboxForm(forms.Form):
     account_type = forms.ChoiceField(choices=AccountType.choices)
     imap_enabled = forms.BooleanField(required=False, initial=True, label="Enable IMAP")
     imap_host = forms.CharField(max_length=253, required=False, label="IMAP host")
-    imap_port = forms.IntegerField(initial=993, label="IMAP port", **PORT)
+    imap_port = forms.IntegerField(initial=993, label="IMAP port", min_value=1, max_value=65535)
     imap_encryption = forms.ChoiceField(
         choices=Encryption.choices, initial="ssl", label="IMAP encryption"
     )
     smtp_enabled = forms.BooleanField(required=False, initial=True, label="Enable SMTP")
     smtp_host = forms.CharField(max_length=253, required=False, label="SMTP host")
-    smtp_port = forms.IntegerField(initial=465, label="SMTP port", **PORT)
+    smtp_port = forms.IntegerField(initial=465, label="SMTP port", min_value=1, max_value=65535)
     smtp_encryption = forms.ChoiceField(
         choices=Encryption.choices, initial="ssl", label="SMTP encryption"
     )
@@ -83,10 +81,15 @@ class MailboxForm(forms.Form):
     ) -> None:
         super().__init__(*args, **kwargs)
         self.mailbox = mailbox
-        names = folder_names or []
-        self.fields["folders"].choices = [(n, n) for n in names]
+        self.offer_folders(folder_names or [])
         if mailbox is not None and mailbox.connection.has_password:
             self.fields["password"].help_text = "A password is stored. Leave empty to keep it."
+
+    def offer_folders(self, names: list[str]) -> None:
+        """Show ``names`` as the folders that can be ticked."""
+        field = self.fields["folders"]
+        assert isinstance(field, forms.MultipleChoiceField)
+        field.choices = [(n, n) for n in names]
 
     def clean_label(self) -> str:
         label: str = self.cleaned_data["label"].strip()
@@ -131,9 +134,9 @@ class MailboxForm(forms.Form):
         data = super().clean() or {}
         kind = data.get("processor_kind")
         if kind:
-            for field, message in load_processor(kind).validate_settings(
-                self.processor_settings()
-            ).items():
+            for field, message in (
+                load_processor(kind).validate_settings(self.processor_settings()).items()
+            ):
                 self.add_error(field if field in self.fields else "processor_kind", message)
         return data
 

@@ -16,4 +16,6 @@ class Classify:
 
     def run(self, ctx: Context) -> str | Stop:
         ctx.automated_reason = automated_reason(ctx.parsed)
-        return f"automatic: {ctx.automated_reason}" if ctx.automated_reason else "written by a person"
+        return (
+            f"automatic: {ctx.automated_reason}" if ctx.automated_reason else "written by a person"
+        )

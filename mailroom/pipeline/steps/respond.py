@@ -92,8 +92,6 @@ class Respond:
             if _answered_recently(rule, address):
                 queued.append(f"{rule.name}: already answered {address} within 7 days")
                 continue
-            queue_autoresponse(
-                ctx.message, ctx.parsed, rule, address, case_number=ctx.case_number
-            )
+            queue_autoresponse(ctx.message, ctx.parsed, rule, address, case_number=ctx.case_number)
             queued.append(f"{rule.name}: reply queued to {address}")
         return "; ".join(queued)

@@ -108,7 +108,7 @@ def mailbox_form(request: HttpRequest, mailbox_id: int | None = None) -> HttpRes
         found = _check_connection(form, mailbox)
         if found:
             known = list(dict.fromkeys(known + found))
-            form.fields["folders"].choices = [(n, n) for n in known]
+            form.offer_folders(known)
             messages.success(request, f"Connection works: {len(found)} folders found.")
         return render(
             request,

@@ -17,5 +17,7 @@ def case_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def lead_list(request: HttpRequest) -> HttpResponse:
-    leads = leads_visible_to(request.user).select_related("owner", "source", "message__mailbox")[:200]
+    leads = leads_visible_to(request.user).select_related("owner", "source", "message__mailbox")[
+        :200
+    ]
     return render(request, "mailroom/lead_list.html", {"leads": leads})
