@@ -67,9 +67,7 @@ def save_mailbox(
 
 
 @transaction.atomic
-def set_folders(
-    mailbox: Mailbox, known: Iterable[str], selected: Iterable[str] | None
-) -> None:
+def set_folders(mailbox: Mailbox, known: Iterable[str], selected: Iterable[str] | None) -> None:
     """Record the server's folders and, unless ``selected`` is None, which of them are synced.
 
     A folder that is unselected or gone from the server is kept, with its messages: stored

@@ -11,7 +11,8 @@ from __future__ import annotations
 import imaplib
 import socket
 import ssl
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -323,3 +324,31 @@ class ImapSession:
                 )
             )
         return fetched
+
+
+class IdleUnsupported(TransportError):
+    """The server does not offer IDLE; the caller falls back to polling."""
+
+    permanent = True
+
+
+def wait_for_change(session: ImapSession, *, seconds: float, stop: Callable[[], bool]) -> bool:
+    """IDLE on the open folder for up to ``seconds``; True when new mail was announced.
+
+    Checks ``stop`` every second so a shutdown does not wait for the server.
+    """
+    client = session.client
+    if b"IDLE" not in client.capabilities():
+        raise IdleUnsupported("the server does not support IDLE")
+    deadline = time.monotonic() + seconds
+    changed = False
+    with _translated_errors("waiting for new mail"):
+        client.idle()
+        try:
+            while not changed and not stop() and time.monotonic() < deadline:
+                for response in client.idle_check(timeout=1):
+                    if len(response) > 1 and response[1] in (b"EXISTS", b"RECENT"):
+                        changed = True
+        finally:
+            client.idle_done()
+    return changed

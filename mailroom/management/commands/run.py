@@ -14,7 +14,8 @@ from django.core.management.base import BaseCommand, CommandParser
 from waitress.server import create_server
 
 from mailroom import conf
-from mailroom.watch.poller import Poller
+from mailroom.tasks.executor import EmbeddedExecutor
+from mailroom.watch.supervisor import Supervisor
 from mailroom.wsgi import application
 
 
@@ -37,9 +38,11 @@ class Command(BaseCommand):
         self._ensure_admin()
         host, _, port = options["bind"].rpartition(":")
         server = create_server(application, host=host or "127.0.0.1", port=int(port), threads=8)
-        poller = None if options["no_watch"] else Poller(conf.POLL_SECONDS)
-        if poller:
-            poller.start()
+        executor = EmbeddedExecutor()
+        supervisor = None if options["no_watch"] else Supervisor(executor, conf.POLL_SECONDS)
+        executor.start()
+        if supervisor:
+            supervisor.start()
         signal.signal(signal.SIGTERM, _stop)
         self.stdout.write(f"mailroom is running at http://{options['bind']}/ (Ctrl-C stops it)")
         self.stdout.write(f"data directory: {settings.DATA_DIR}")
@@ -49,8 +52,9 @@ class Command(BaseCommand):
             self.stdout.write("stopping…")
         finally:
             server.close()
-            if poller:
-                poller.stop()
+            if supervisor:
+                supervisor.stop()
+            executor.stop()
         self.stdout.write("mailroom stopped")
 
     def _ensure_admin(self) -> None:
