@@ -190,3 +190,44 @@ def test_the_console_script_runs_django_commands_with_mailroom_settings(tmp_path
     assert listed.returncode == 0, listed.stderr
     assert listed.stdout == ""
     assert (tmp_path / "mailroom.sqlite3").exists()
+
+
+def test_it_names_the_encryption_field_when_tls_fails(
+    make_mailbox: Callable[..., Mailbox],
+) -> None:
+    mailbox = make_mailbox()
+    # The test Dovecot speaks plain IMAP: a TLS handshake with it must fail, never fall back.
+    MailboxConnection.objects.filter(mailbox=mailbox).update(imap_encryption="ssl")
+    with pytest.raises(CommandError, match=r"^encryption: TLS handshake failed"):
+        run_cli("mailbox", "check", str(mailbox.pk))
+
+
+def test_it_refuses_starttls_when_the_server_does_not_offer_it(
+    make_mailbox: Callable[..., Mailbox], imap_account: ImapAccount
+) -> None:
+    mailbox = make_mailbox()
+    MailboxConnection.objects.filter(mailbox=mailbox).update(imap_encryption="starttls")
+    with pytest.raises(CommandError, match=r"^encryption: .*does not offer STARTTLS"):
+        run_cli("mailbox", "check", str(mailbox.pk))
+    # The password was never sent in clear: Dovecot saw no login attempt for the user.
+    assert imap_account.server.login_count(imap_account.username) == 0
+    assert imap_account.server.auth_failure_count(imap_account.username) == 0
+
+
+def test_it_refuses_a_folder_name_that_would_inject_an_imap_command(
+    imap_account: ImapAccount,
+) -> None:
+    with pytest.raises(CommandError, match="--folder: the folder contains a line break"):
+        run_cli(
+            "mailbox", "add", "--label", "X", "--email", "x@example.test",
+            "--imap-host", imap_account.host, "--imap-port", str(imap_account.port),
+            "--imap-encryption", "none", "--username", imap_account.username,
+            "--folder", "INBOX\r\nX1 CREATE Injected",
+        )  # fmt: skip
+    assert not Mailbox.objects.exists()
+    client = imap_account.client()
+    try:
+        names = [name for _flags, _sep, name in client.list_folders()]
+    finally:
+        client.logout()
+    assert "Injected" not in names

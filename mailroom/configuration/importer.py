@@ -49,6 +49,13 @@ def _validate(doc: Any) -> None:
         where = f"mailboxes[{i}]"
         _require(bool(m.get("label")), f"{where}.label", "is required")
         _require(bool(m.get("email")), f"{where}.email", "is required")
+        for j, folder in enumerate(m.get("folders", [])):
+            name = folder.get("name")
+            _require(
+                isinstance(name, str) and bool(name) and not any(c in name for c in "\r\n\0"),
+                f"{where}.folders[{j}].name",
+                "must be a folder name without line breaks",
+            )
         kind = m.get("processor", {}).get("kind", "none")
         _require(kind in PROCESSORS, f"{where}.processor.kind", f"unknown processor {kind!r}")
         for j, rule in enumerate(m.get("rules", [])):

@@ -15,7 +15,8 @@ from mailroom.mailboxes.check import check_imap
 from mailroom.mailboxes.servers import imap_settings
 from mailroom.models import Mailbox
 from mailroom.pipeline.processors.registry import PROCESSORS, load_processor
-from mailroom.transport.errors import TransportError
+from mailroom.transport.errors import BadArgument, TransportError
+from mailroom.transport.imap import check_imap_argument
 
 ENCRYPTIONS = ("none", "ssl", "starttls")
 
@@ -69,6 +70,11 @@ class Command(BaseCommand):
             raise CommandError(f"--email: {options['email']!r} is not an email address") from None
         if Mailbox.objects.filter(label=options["label"]).exists():
             raise CommandError(f"--label: a mailbox labelled {options['label']!r} already exists")
+        for folder in options["folder"]:
+            try:
+                check_imap_argument(folder, what="folder")
+            except BadArgument as exc:
+                raise CommandError(f"--folder: {exc}") from None
         password = sys.stdin.readline().rstrip("\r\n") if options["password_stdin"] else ""
         settings = dict(item.split("=", 1) for item in options["processor_setting"] if "=" in item)
         errors = load_processor(options["processor"]).validate_settings(settings)
