@@ -8,4 +8,4 @@ os.environ.setdefault("MAILROOM_DATA_DIR", tempfile.mkdtemp(prefix="mailroom-tes
 os.environ["MAILROOM_ALLOWED_MAIL_HOSTS"] = "127.0.0.1"
 os.environ.setdefault("MAILROOM_MAIL_TIMEOUT", "10")
 
-from mailroom.settings import *  # noqa: E402, F403
+from mailroom.settings import *  # noqa: F403

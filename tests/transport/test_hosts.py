@@ -1,4 +1,4 @@
-""""Check connection" must not become a probe of the internal network (threats S07)."""
+"""The "Check connection" guard must not become a probe of the internal network (S07)."""
 
 from __future__ import annotations
 
