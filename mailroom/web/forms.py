@@ -89,7 +89,9 @@ class MailboxForm(forms.Form):
         """Show ``names`` as the folders that can be ticked."""
         field = self.fields["folders"]
         assert isinstance(field, forms.MultipleChoiceField)
-        field.choices = [(n, n) for n in names]
+        # INBOX first, then the others alphabetically, as mail clients show them.
+        ordered = sorted(names, key=lambda n: (n.upper() != "INBOX", n.casefold()))
+        field.choices = [(n, n) for n in ordered]
 
     def clean_label(self) -> str:
         label: str = self.cleaned_data["label"].strip()

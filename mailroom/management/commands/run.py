@@ -11,12 +11,12 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
+from django.core.wsgi import get_wsgi_application
 from waitress.server import create_server
 
 from mailroom import conf
 from mailroom.tasks.executor import EmbeddedExecutor
 from mailroom.watch.supervisor import Supervisor
-from mailroom.wsgi import application
 
 
 def _stop(signum: int, frame: FrameType | None) -> None:
@@ -37,6 +37,8 @@ class Command(BaseCommand):
         call_command("collectstatic", interactive=False, verbosity=0)
         self._ensure_admin()
         host, _, port = options["bind"].rpartition(":")
+        # Built after collectstatic: WhiteNoise indexes the static files when it starts.
+        application = get_wsgi_application()
         server = create_server(application, host=host or "127.0.0.1", port=int(port), threads=8)
         executor = EmbeddedExecutor()
         supervisor = None if options["no_watch"] else Supervisor(executor, conf.POLL_SECONDS)
