@@ -231,3 +231,33 @@ def test_it_refuses_a_folder_name_that_would_inject_an_imap_command(
     finally:
         client.logout()
     assert "Injected" not in names
+
+
+def test_it_keeps_what_a_document_leaves_out_when_it_names_an_existing_mailbox(
+    tmp_path: Path,
+) -> None:
+    full = tmp_path / "full.json"
+    full.write_text(json.dumps(CONFIG))
+    run_cli("config", "import", str(full))
+    partial = {
+        "format": "mailroom-config",
+        "version": 1,
+        "mailboxes": [
+            {
+                "label": "Sales",
+                "email": "sales@example.test",
+                "rules": [{"name": "Second", "template": "ack", "conditions": []}],
+            }
+        ],
+    }
+    path = tmp_path / "partial.json"
+    path.write_text(json.dumps(partial))
+
+    run_cli("config", "import", str(path))
+
+    (mailbox,) = json.loads(run_cli("config", "export"))["mailboxes"]
+    expected = CONFIG["mailboxes"][0]  # type: ignore[index]
+    assert {k: v for k, v in mailbox.items() if k != "rules"} == {
+        k: v for k, v in expected.items() if k != "rules"
+    }
+    assert [r["name"] for r in mailbox["rules"]] == ["Second", "Welcome"]

@@ -10,7 +10,8 @@ FORMAT = "mailroom-config"
 VERSION = 1
 
 
-def _mailbox(mailbox: Mailbox) -> dict[str, Any]:
+def mailbox_document(mailbox: Mailbox) -> dict[str, Any]:
+    """One mailbox's part of the document."""
     c = mailbox.connection
     return {
         "label": mailbox.label,
@@ -72,7 +73,7 @@ def export_configuration() -> dict[str, Any]:
             for t in EmailTemplate.objects.prefetch_related("translations")
         ],
         "mailboxes": [
-            _mailbox(m)
+            mailbox_document(m)
             for m in Mailbox.objects.select_related("connection").prefetch_related(
                 "folders", "authorized_users", "authorized_groups"
             )

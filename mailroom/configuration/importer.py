@@ -9,6 +9,7 @@ from django.contrib.auth.models import Group
 from django.db import transaction
 
 from mailroom.configuration.export import FORMAT, VERSION
+from mailroom.configuration.export import mailbox_document as _mailbox_document
 from mailroom.mailboxes.actions import MailboxInput, save_mailbox, set_access, set_folders
 from mailroom.models import (
     AutoResponseRule,
@@ -74,9 +75,22 @@ def _validate(doc: Any) -> None:
                 )
 
 
+def _merged(existing: Mailbox | None, m: dict[str, Any]) -> dict[str, Any]:
+    """``m`` laid over the mailbox's current configuration: a key the document leaves out
+    keeps its value, so a document may name a mailbox only to add a rule to it."""
+    if existing is None:
+        return m
+    current = _mailbox_document(existing)
+    merged = {**current, **m}
+    for section in ("imap", "smtp", "processor", "access"):
+        merged[section] = {**current[section], **m.get(section, {})}
+    return merged
+
+
 def _import_mailbox(m: dict[str, Any]) -> None:
-    imap, smtp = m.get("imap", {}), m.get("smtp", {})
     existing = Mailbox.objects.filter(label=m["label"]).first()
+    m = _merged(existing, m)
+    imap, smtp = m.get("imap", {}), m.get("smtp", {})
     mailbox = save_mailbox(
         MailboxInput(
             label=m["label"],
@@ -98,10 +112,14 @@ def _import_mailbox(m: dict[str, Any]) -> None:
         mailbox=existing,
     )
     folders = m.get("folders", [])
+    listed = {f["name"] for f in folders}
+    # Folders the document does not list keep their selection.
+    kept = mailbox.folders.filter(selected=True).exclude(name__in=listed)
     set_folders(
         mailbox,
-        known=[f["name"] for f in folders],
-        selected=[f["name"] for f in folders if f.get("selected")],
+        known=listed,
+        selected=[f["name"] for f in folders if f.get("selected")]
+        + list(kept.values_list("name", flat=True)),
     )
     access = m.get("access", {})
     set_access(

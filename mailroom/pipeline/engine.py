@@ -16,6 +16,7 @@ from mailroom.mime.parse import parse_message
 from mailroom.models import Message, ProcessingRecord, ProcessingState
 from mailroom.pipeline.base import Context, StepError, Stop
 from mailroom.pipeline.pipelines import INBOUND, STEPS
+from mailroom.store.recent import take
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +35,7 @@ def process_message(message_id: int, pipeline: tuple[str, ...] = INBOUND) -> Pro
             ctx = Context(
                 message=message,
                 mailbox=message.mailbox,
-                parsed=parse_message(message.read_raw()),
+                parsed=take(message_id) or parse_message(message.read_raw()),
                 record=record,
             )
             record.steps = []
@@ -53,7 +54,7 @@ def process_message(message_id: int, pipeline: tuple[str, ...] = INBOUND) -> Pro
             record.error = ""
             record.processed_at = timezone.now()
             record.save()
-            logger.info("message %s processed: %s", message_id, record.outcome)
+            logger.debug("message %s processed: %s", message_id, record.outcome)
             return ProcessingState.DONE
     except Exception as exc:
         permanent = isinstance(exc, StepError) and exc.permanent

@@ -8,15 +8,17 @@ from datetime import datetime
 
 from django.db import IntegrityError, transaction
 
+from mailroom.mime.addresses import Address
 from mailroom.mime.parse import ParsedMessage, parse_message
 from mailroom.models import Attachment, Folder, Message, ProcessingRecord
 from mailroom.store.raw import save_raw
+from mailroom.store.recent import remember
 
 logger = logging.getLogger(__name__)
 
 
-def _addresses(parsed_list: list[object]) -> list[dict[str, str]]:
-    return [{"name": a.name, "email": a.email} for a in parsed_list]  # type: ignore[attr-defined]
+def _addresses(addresses: list[Address]) -> list[dict[str, str]]:
+    return [{"name": a.name, "email": a.email} for a in addresses]
 
 
 def _message_fields(parsed: ParsedMessage) -> dict[str, object]:
@@ -28,9 +30,9 @@ def _message_fields(parsed: ParsedMessage) -> dict[str, object]:
         "subject": parsed.subject,
         "from_name": sender.name[:300] if sender else "",
         "from_email": sender.email[:320] if sender else "",
-        "to": _addresses(list(parsed.to)),
-        "cc": _addresses(list(parsed.cc)),
-        "reply_to": _addresses(list(parsed.reply_to)),
+        "to": _addresses(parsed.to),
+        "cc": _addresses(parsed.cc),
+        "reply_to": _addresses(parsed.reply_to),
         "return_path": None if parsed.return_path is None else parsed.return_path[:320],
         "date": parsed.date,
         "headers": [[name, value] for name, value in parsed.headers],
@@ -89,6 +91,7 @@ def store_incoming(
         # Another worker stored this location between our check and our insert.
         logger.info("message %s/%s/%s already stored", folder.pk, uidvalidity, uid)
         return None
+    remember(message.pk, parsed)
     return message
 
 

@@ -61,11 +61,7 @@ class Respond:
     description: ClassVar[str] = "Evaluate autoresponse rules and queue replies"
 
     def run(self, ctx: Context) -> str | Stop:
-        rules = list(
-            ctx.mailbox.rules.filter(active=True)
-            .select_related("template")
-            .prefetch_related("conditions", "template__translations")
-        )
+        rules = list(ctx.mailbox.rules.filter(active=True).prefetch_related("conditions"))
         if not rules:
             return "no active rule"
         fields = _fields(ctx)
