@@ -49,3 +49,27 @@ def decrypt_secret(token: str) -> str:
             "the stored password cannot be decrypted with the configured keys; "
             "enter the password again or restore MAILROOM_CREDENTIAL_KEYS"
         ) from None
+
+
+# How long a password sealed into a form stays usable.
+SEAL_SECONDS = 3600
+
+
+def seal_secret(plain: str) -> str:
+    """Encrypt ``plain`` so a form can carry it back without the page ever showing it.
+
+    Used when a connection check succeeded: the password input is never filled back in, so the
+    checked password travels as this token to the following Save. It expires after an hour.
+    """
+    return encrypt_secret(plain)
+
+
+def unseal_secret(token: str) -> str:
+    """The password sealed by :func:`seal_secret`, or "" when the token is missing, forged or
+    older than :data:`SEAL_SECONDS`."""
+    if not token:
+        return ""
+    try:
+        return _fernet().decrypt(token.encode(), ttl=SEAL_SECONDS).decode()
+    except (InvalidToken, UnicodeError):
+        return ""

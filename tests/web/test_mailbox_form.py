@@ -81,3 +81,19 @@ def test_it_keeps_the_stored_password_when_the_field_is_left_empty(client: Clien
     mailbox.refresh_from_db()
     assert mailbox.label == "Help"
     assert mailbox.connection.password == "pw-1"
+
+
+def test_it_asks_for_the_password_of_a_new_mailbox(client: Client) -> None:
+    page = client.post("/mailboxes/new/", {**VALID, "password": ""}).content.decode()
+    block = page.split('id="field-password"', 1)[1].split('<div class="field', 1)[0]
+    assert "Enter the password" in block
+    assert "Nothing was saved" in page
+    assert not Mailbox.objects.exists()
+
+
+def test_it_ignores_a_forged_sealed_password(client: Client) -> None:
+    page = client.post(
+        "/mailboxes/new/", {**VALID, "password": "", "sealed_password": "gAAAAA-forged"}
+    ).content.decode()
+    assert "Enter the password" in page
+    assert not Mailbox.objects.exists()

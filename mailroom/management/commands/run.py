@@ -51,8 +51,9 @@ class Command(BaseCommand):
         try:
             server.run()
         except KeyboardInterrupt:
-            self.stdout.write("stopping…")
+            pass  # waitress often handles Ctrl-C itself and returns normally
         finally:
+            self.stdout.write("stopping…")
             server.close()
             if supervisor:
                 supervisor.stop()

@@ -7,9 +7,11 @@ from django.contrib.auth.decorators import login_required
 from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.defaultfilters import pluralize
 from django.views.decorators.http import require_http_methods
 
 from mailroom.access.policy import access_mailbox, is_admin, mailboxes_visible_to
+from mailroom.credentials import seal_secret, unseal_secret
 from mailroom.mailboxes.actions import save_mailbox, set_access, set_folders
 from mailroom.mailboxes.check import check_imap
 from mailroom.mailboxes.servers import imap_settings
@@ -42,7 +44,7 @@ def mailbox_list(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "mailroom/mailbox_list.html",
-        {"mailboxes": rows, "can_manage": is_admin(request.user)},
+        {"mailboxes": rows, "can_manage": is_admin(request.user), "section": "mailboxes"},
     )
 
 
@@ -55,7 +57,8 @@ def mailbox_detail(request: HttpRequest, mailbox_id: int) -> HttpResponse:
         "mailroom/mailbox_detail.html",
         {
             "mailbox": mailbox,
-            "folders": mailbox.folders.all(),
+            "synced_folders": mailbox.folders.filter(selected=True),
+            "section": "mailboxes",
             "recent": recent,
             "processor_label": processor_label(mailbox.processor_kind),
             "can_manage": is_admin(request.user),
@@ -63,7 +66,7 @@ def mailbox_detail(request: HttpRequest, mailbox_id: int) -> HttpResponse:
     )
 
 
-def _check_connection(form: MailboxForm, mailbox: Mailbox | None) -> list[str]:
+def _check_connection(form: MailboxForm, mailbox: Mailbox | None, password: str) -> list[str]:
     """Try the IMAP settings of the form; put errors at their field, return the folders."""
     for name in list(form.errors):
         if name not in CONNECTION_FIELDS:
@@ -77,7 +80,6 @@ def _check_connection(form: MailboxForm, mailbox: Mailbox | None) -> list[str]:
         imap_encryption=data["imap_encryption"],
         username=data["username"],
     )
-    password = data["password"]
     if not password and mailbox is not None:
         password = mailbox.connection.password
     try:
@@ -99,30 +101,41 @@ def mailbox_form(request: HttpRequest, mailbox_id: int | None = None) -> HttpRes
     if request.method == "GET":
         initial = MailboxForm.initial_for(mailbox) if mailbox else {}
         form = MailboxForm(initial=initial, mailbox=mailbox, folder_names=known)
-        return render(request, "mailroom/mailbox_form.html", {"form": form, "mailbox": mailbox})
+        return render(
+            request,
+            "mailroom/mailbox_form.html",
+            {"form": form, "mailbox": mailbox, "section": "mailboxes"},
+        )
 
     known = list(dict.fromkeys(known + request.POST.getlist("known_folder")))
     form = MailboxForm(request.POST, mailbox=mailbox, folder_names=known)
     valid = form.is_valid()
+    # A password typed now wins; else the one a successful check sealed into the page.
+    sealed = request.POST.get("sealed_password", "")
+    typed = form.cleaned_data.get("password", "") if "password" not in form.errors else ""
+    password = typed or unseal_secret(sealed)
+    context = {"form": form, "mailbox": mailbox, "known_folders": known, "section": "mailboxes"}
     if "check" in request.POST:
-        found = _check_connection(form, mailbox)
+        found = _check_connection(form, mailbox, password)
         if found:
             known = list(dict.fromkeys(known + found))
             form.offer_folders(known)
-            messages.success(request, f"Connection works: {len(found)} folders found.")
-        return render(
-            request,
-            "mailroom/mailbox_form.html",
-            {"form": form, "mailbox": mailbox, "known_folders": known},
-        )
+            context["known_folders"] = known
+            if password:
+                context["sealed_password"] = seal_secret(password)
+            messages.success(
+                request,
+                f"Connection works: {len(found)} folder{pluralize(len(found))} found. "
+                "Tick the folders to synchronize, then save.",
+            )
+        return render(request, "mailroom/mailbox_form.html", context)
+    if valid and mailbox is None and form.cleaned_data["imap_enabled"] and not password:
+        form.add_error("password", "Enter the password of the mailbox's account.")
+        valid = False
     if not valid:
-        return render(
-            request,
-            "mailroom/mailbox_form.html",
-            {"form": form, "mailbox": mailbox, "known_folders": known},
-        )
-    password = form.cleaned_data["password"] or (None if mailbox else "")
-    saved = save_mailbox(form.mailbox_input(), password=password, mailbox=mailbox)
+        context["sealed_password"] = sealed if unseal_secret(sealed) else ""
+        return render(request, "mailroom/mailbox_form.html", context)
+    saved = save_mailbox(form.mailbox_input(), password=password or None, mailbox=mailbox)
     set_folders(saved, known=known, selected=form.cleaned_data["folders"])
     set_access(
         saved,
