@@ -153,3 +153,27 @@ def test_it_records_the_rule_that_did_not_match(
     assert record.rule_misses == ["Acknowledge"]
     assert record.rule_hits == []
     assert smtp_server.messages == []
+
+
+def test_it_keeps_a_flagged_placeholder_for_mail_over_the_size_limit(
+    make_mailbox: Callable[..., Mailbox],
+    imap_account: ImapAccount,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from mailroom import conf
+
+    monkeypatch.setattr(conf, "MAX_MESSAGE_BYTES", 4000)
+    mailbox = make_mailbox()
+    big = CUSTOMER_MAIL + b"x" * 5000 + b"\r\n"
+    big_uid = imap_account.append("INBOX", big)
+    small_uid = imap_account.append("INBOX", CUSTOMER_MAIL)
+
+    run_cli("sync", "--once")
+
+    placeholder = Message.objects.get(uid=big_uid)
+    assert placeholder.is_malformed
+    assert placeholder.raw_size == len(big)
+    assert "exceeds the download limit" in placeholder.defects[0]
+    assert b"left on the server" in placeholder.read_raw()
+    assert Message.objects.get(uid=small_uid).read_raw() == CUSTOMER_MAIL
+    assert mailbox.folders.get(name="INBOX").last_uid == small_uid

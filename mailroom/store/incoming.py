@@ -9,7 +9,7 @@ from datetime import datetime
 from django.db import IntegrityError, transaction
 
 from mailroom.mime.addresses import Address
-from mailroom.mime.parse import ParsedMessage, parse_message
+from mailroom.mime.parse import AttachmentInfo, ParsedMessage, parse_message
 from mailroom.models import Attachment, Folder, Message, ProcessingRecord
 from mailroom.store.raw import save_raw
 from mailroom.store.recent import remember
@@ -43,6 +43,53 @@ def _message_fields(parsed: ParsedMessage) -> dict[str, object]:
     }
 
 
+def insert_message(
+    folder: Folder,
+    uidvalidity: int,
+    uid: int,
+    *,
+    raw_name: str,
+    digest: str,
+    size: int,
+    fields: dict[str, object],
+    attachments: list[AttachmentInfo],
+    record: dict[str, object],
+) -> Message | None:
+    """Insert the message row, its attachments and its processing record, and advance the
+    folder's cursor, all in one transaction; None when the location is already stored."""
+    try:
+        with transaction.atomic():
+            message = Message.objects.create(
+                mailbox_id=folder.mailbox_id,
+                folder=folder,
+                uidvalidity=uidvalidity,
+                uid=uid,
+                raw=raw_name,
+                raw_size=size,
+                sha256=digest,
+                **fields,
+            )
+            if attachments:
+                Attachment.objects.bulk_create(
+                    Attachment(
+                        message=message,
+                        filename=a.filename[:500],
+                        content_type=a.content_type[:200],
+                        size=a.size,
+                        content_id=a.content_id[:500],
+                        part=a.part[:100],
+                    )
+                    for a in attachments
+                )
+            ProcessingRecord.objects.create(message=message, **record)
+            advance_cursor(folder, uid)
+    except IntegrityError:
+        # Another worker stored this location between our check and our insert.
+        logger.info("message %s/%s/%s already stored", folder.pk, uidvalidity, uid)
+        return None
+    return message
+
+
 def store_incoming(
     folder: Folder,
     uidvalidity: int,
@@ -60,38 +107,19 @@ def store_incoming(
         return None
     parsed = parse_message(raw)
     name, digest = save_raw(raw)
-    try:
-        with transaction.atomic():
-            message = Message.objects.create(
-                mailbox_id=folder.mailbox_id,
-                folder=folder,
-                uidvalidity=uidvalidity,
-                uid=uid,
-                raw=name,
-                raw_size=len(raw),
-                sha256=digest,
-                internal_date=internal_date,
-                **_message_fields(parsed),
-            )
-            if parsed.attachments:
-                Attachment.objects.bulk_create(
-                    Attachment(
-                        message=message,
-                        filename=a.filename[:500],
-                        content_type=a.content_type[:200],
-                        size=a.size,
-                        content_id=a.content_id[:500],
-                        part=a.part[:100],
-                    )
-                    for a in parsed.attachments
-                )
-            ProcessingRecord.objects.create(message=message)
-            advance_cursor(folder, uid)
-    except IntegrityError:
-        # Another worker stored this location between our check and our insert.
-        logger.info("message %s/%s/%s already stored", folder.pk, uidvalidity, uid)
-        return None
-    remember(message.pk, parsed)
+    message = insert_message(
+        folder,
+        uidvalidity,
+        uid,
+        raw_name=name,
+        digest=digest,
+        size=len(raw),
+        fields={"internal_date": internal_date, **_message_fields(parsed)},
+        attachments=parsed.attachments,
+        record={},
+    )
+    if message is not None:
+        remember(message.pk, parsed)
     return message
 
 

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from django.db import IntegrityError, transaction
-
-from mailroom.models import Folder, Message, ProcessingRecord, ProcessingState
-from mailroom.store.incoming import advance_cursor
+from mailroom.models import Folder, Message, ProcessingState
+from mailroom.store.incoming import insert_message
 from mailroom.store.raw import save_raw
 
 
@@ -16,24 +14,18 @@ def store_too_large(folder: Folder, uidvalidity: int, uid: int, size: int) -> Me
         f"(MAILROOM_MAX_MESSAGE_BYTES); it was left on the server.\r\n"
     ).encode()
     name, digest = save_raw(note)
-    try:
-        with transaction.atomic():
-            message = Message.objects.create(
-                mailbox_id=folder.mailbox_id,
-                folder=folder,
-                uidvalidity=uidvalidity,
-                uid=uid,
-                raw=name,
-                raw_size=size,
-                sha256=digest,
-                subject="(message too large, not downloaded)",
-                defects=[f"message of {size} bytes exceeds the download limit"],
-                is_malformed=True,
-            )
-            ProcessingRecord.objects.create(
-                message=message, state=ProcessingState.DONE, outcome="not downloaded: too large"
-            )
-            advance_cursor(folder, uid)
-    except IntegrityError:
-        return None
-    return message
+    return insert_message(
+        folder,
+        uidvalidity,
+        uid,
+        raw_name=name,
+        digest=digest,
+        size=size,
+        fields={
+            "subject": "(message too large, not downloaded)",
+            "defects": [f"message of {size} bytes exceeds the download limit"],
+            "is_malformed": True,
+        },
+        attachments=[],
+        record={"state": ProcessingState.DONE, "outcome": "not downloaded: too large"},
+    )

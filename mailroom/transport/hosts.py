@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from mailroom.transport.errors import BadArgument, ConnectFailed, HostNotAllowed
 
@@ -86,3 +86,26 @@ def resolve_mail_host(
                 field="host",
             )
     return ResolvedHost(name=name, address=addresses[0], port=port)
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """How to reach and log in to one mail server; built by the caller from a mailbox."""
+
+    host: str
+    port: int
+    encryption: str  # "ssl", "starttls" or "none"
+    username: str
+    password: str = field(repr=False)
+    timeout: float = 30.0
+    allowed_hosts: tuple[str, ...] = ()
+    allowed_ports: tuple[int, ...] = ()
+
+    def resolve(self) -> ResolvedHost:
+        """The checked address to connect to (see :func:`resolve_mail_host`)."""
+        return resolve_mail_host(
+            self.host,
+            self.port,
+            allowed_hosts=list(self.allowed_hosts),
+            allowed_ports=list(self.allowed_ports),
+        )

@@ -14,7 +14,7 @@ import ssl
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Self
@@ -31,22 +31,14 @@ from mailroom.transport.errors import (
     TlsFailed,
     TransportError,
 )
-from mailroom.transport.hosts import ResolvedHost, resolve_mail_host
+from mailroom.transport.hosts import ResolvedHost, ServerSettings
 
 
 @dataclass(frozen=True)
-class ImapSettings:
-    """Everything needed to log in; built by the caller from a mailbox's connection."""
+class ImapSettings(ServerSettings):
+    """An IMAP server's settings, with the largest literal the server may send us."""
 
-    host: str
-    port: int
-    encryption: str  # "ssl", "starttls" or "none"
-    username: str
-    password: str = field(repr=False)
-    timeout: float = 30.0
     max_literal: int = 25 * 1024 * 1024
-    allowed_hosts: tuple[str, ...] = ()
-    allowed_ports: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -199,12 +191,7 @@ class ImapSession:
         settings = self._settings
         check_imap_argument(settings.username, what="username")
         check_imap_argument(settings.password, what="password")
-        target = resolve_mail_host(
-            settings.host,
-            settings.port,
-            allowed_hosts=list(settings.allowed_hosts),
-            allowed_ports=list(settings.allowed_ports),
-        )
+        target = settings.resolve()
         with _translated_errors("connecting"):
             client = _PinnedClient(target, settings)
         self._client = client

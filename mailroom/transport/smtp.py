@@ -10,7 +10,7 @@ from __future__ import annotations
 import smtplib
 import socket
 import ssl
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from mailroom.transport.errors import (
     AuthFailed,
@@ -20,21 +20,12 @@ from mailroom.transport.errors import (
     TlsFailed,
     TransportError,
 )
-from mailroom.transport.hosts import ResolvedHost, resolve_mail_host
+from mailroom.transport.hosts import ResolvedHost, ServerSettings
 
 
 @dataclass(frozen=True)
-class SmtpSettings:
-    """Everything needed to hand a message to the mailbox's SMTP server."""
-
-    host: str
-    port: int
-    encryption: str  # "ssl", "starttls" or "none"
-    username: str
-    password: str = field(repr=False)
-    timeout: float = 30.0
-    allowed_hosts: tuple[str, ...] = ()
-    allowed_ports: tuple[int, ...] = ()
+class SmtpSettings(ServerSettings):
+    """An SMTP server's settings."""
 
 
 class _PinnedSMTP(smtplib.SMTP):
@@ -57,12 +48,7 @@ class _PinnedSMTPSSL(smtplib.SMTP_SSL):
 
 
 def _open(settings: SmtpSettings) -> smtplib.SMTP:
-    target = resolve_mail_host(
-        settings.host,
-        settings.port,
-        allowed_hosts=list(settings.allowed_hosts),
-        allowed_ports=list(settings.allowed_ports),
-    )
+    target = settings.resolve()
     smtp: smtplib.SMTP
     if settings.encryption == "ssl":
         smtp = _PinnedSMTPSSL(target, settings.timeout)
