@@ -44,6 +44,10 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 class MailroomServer:
     """``mailroom run --bind 127.0.0.1:PORT`` in a subprocess, as the README starts it."""
 
@@ -76,24 +80,17 @@ class MailroomServer:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     def start(self) -> None:
-        # A process started in the background by a non-interactive shell ignores SIGINT, and
-        # its children inherit that: Ctrl-C could then not be tested. A Python handler (unlike
-        # SIG_IGN) is reset to the default by exec, so install one around the start.
-        previous = signal.getsignal(signal.SIGINT)
-        if previous == signal.SIG_IGN:
-            signal.signal(signal.SIGINT, signal.default_int_handler)
-        try:
-            with self.log_path.open("wb") as log:
-                self.process = subprocess.Popen(
-                    [str(self.script), "run", "--bind", f"127.0.0.1:{self.port}"],
-                    env=self.env,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    stdin=subprocess.DEVNULL,
-                )
-        finally:
-            if previous == signal.SIG_IGN:
-                signal.signal(signal.SIGINT, signal.SIG_IGN)
+        # Start it the way a script's background job starts: with SIGINT ignored, inherited
+        # from the shell. Ctrl-C must stop mailroom all the same (run resets the handler).
+        with self.log_path.open("wb") as log:
+            self.process = subprocess.Popen(
+                [str(self.script), "run", "--bind", f"127.0.0.1:{self.port}"],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                preexec_fn=_ignore_sigint,
+            )
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

@@ -46,6 +46,9 @@ class Command(BaseCommand):
         if supervisor:
             supervisor.start()
         signal.signal(signal.SIGTERM, _stop)
+        # A process started in the background by a script inherits "ignore SIGINT"; Ctrl-C
+        # (or kill -INT) must stop mailroom all the same.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         self.stdout.write(f"mailroom is running at http://{options['bind']}/ (Ctrl-C stops it)")
         self.stdout.write(f"data directory: {settings.DATA_DIR}")
         try:
