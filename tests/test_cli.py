@@ -261,3 +261,19 @@ def test_it_keeps_what_a_document_leaves_out_when_it_names_an_existing_mailbox(
         k: v for k, v in expected.items() if k != "rules"
     }
     assert [r["name"] for r in mailbox["rules"]] == ["Second", "Welcome"]
+
+
+def test_it_names_the_smtp_host_when_the_smtp_server_is_unreachable(
+    make_mailbox: Callable[..., Mailbox],
+) -> None:
+    mailbox = make_mailbox()
+    MailboxConnection.objects.filter(mailbox=mailbox).update(smtp_port=1)
+    with pytest.raises(CommandError, match=r"^smtp host: .*"):
+        run_cli("mailbox", "check", str(mailbox.pk))
+
+
+def test_it_reports_that_the_smtp_login_was_accepted(
+    make_mailbox: Callable[..., Mailbox],
+) -> None:
+    out = run_cli("mailbox", "check", str(make_mailbox().pk))
+    assert out.startswith("connection works; SMTP login accepted;")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from mailroom import conf
-from mailroom.models import Mailbox, MailboxConnection
+from mailroom.models import MailboxConnection
 from mailroom.transport.imap import ImapSettings
 from mailroom.transport.smtp import SmtpSettings
 
@@ -23,15 +23,14 @@ def imap_settings(connection: MailboxConnection, *, password: str | None = None)
     )
 
 
-def smtp_settings(mailbox: Mailbox) -> SmtpSettings:
-    """SMTP settings of ``mailbox``."""
-    connection = mailbox.connection
+def smtp_settings(connection: MailboxConnection, *, password: str | None = None) -> SmtpSettings:
+    """SMTP settings of ``connection``; ``password`` overrides the stored one (unsaved forms)."""
     return SmtpSettings(
         host=connection.smtp_host,
         port=connection.smtp_port,
         encryption=connection.smtp_encryption,
         username=connection.username,
-        password=connection.password,
+        password=connection.password if password is None else password,
         timeout=float(conf.MAIL_TIMEOUT),
         allowed_hosts=tuple(conf.ALLOWED_MAIL_HOSTS),
         allowed_ports=tuple(conf.ALLOWED_MAIL_PORTS),

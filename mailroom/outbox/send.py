@@ -46,7 +46,10 @@ def send_outbox(outbox_id: int) -> OutboxState | None:
     row.attempts += 1
     try:
         send_message(
-            smtp_settings(row.mailbox), mail_from="", rcpt=row.to_email, raw=bytes(row.raw)
+            smtp_settings(row.mailbox.connection),
+            mail_from="",
+            rcpt=row.to_email,
+            raw=bytes(row.raw),
         )
     except SendAmbiguous as exc:
         row.state, row.last_error = OutboxState.ABANDONED, str(exc)

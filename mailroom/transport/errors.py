@@ -81,3 +81,14 @@ class SendAmbiguous(TransportError):
     answer: the message may or may not have been accepted, so it must not be sent again."""
 
     permanent = True
+
+
+def connect_failed(exc: OSError, stage: str) -> ConnectFailed:
+    """A human description of a socket error met while ``stage`` (e.g. "connecting")."""
+    if isinstance(exc, TimeoutError):
+        return ConnectFailed(f"the server did not answer in time ({stage})")
+    if isinstance(exc, ConnectionRefusedError):
+        return ConnectFailed("the server refused the connection; check host and port")
+    if isinstance(exc, ConnectionResetError | BrokenPipeError):
+        return ConnectFailed(f"the server closed the connection ({stage})")
+    return ConnectFailed(f"cannot connect to the server ({stage}): {exc.strerror or exc}")

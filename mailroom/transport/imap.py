@@ -25,11 +25,11 @@ from imapclient.exceptions import IMAPClientError, LoginError
 from mailroom.transport.errors import (
     AuthFailed,
     BadArgument,
-    ConnectFailed,
     FolderMissing,
     ProtocolError,
     TlsFailed,
     TransportError,
+    connect_failed,
 )
 from mailroom.transport.hosts import ResolvedHost, ServerSettings
 
@@ -166,10 +166,6 @@ def _translated_errors(stage: str) -> Iterator[None]:
         raise TlsFailed(
             f"TLS handshake failed ({exc.reason or exc}); check the encryption setting"
         ) from None
-    except TimeoutError:
-        raise ConnectFailed(f"the server did not answer in time ({stage})") from None
-    except ConnectionRefusedError:
-        raise ConnectFailed("the server refused the connection; check host and port") from None
     except LoginError:
         raise AuthFailed("the server refused the user name or password") from None
     except imaplib.IMAP4.abort as exc:
@@ -177,7 +173,7 @@ def _translated_errors(stage: str) -> Iterator[None]:
     except (IMAPClientError, imaplib.IMAP4.error) as exc:
         raise ProtocolError(f"the server refused {stage}: {exc}") from None
     except OSError as exc:
-        raise ConnectFailed(f"cannot connect to the server: {exc.strerror or exc}") from None
+        raise connect_failed(exc, stage) from None
 
 
 class ImapSession:

@@ -19,6 +19,7 @@ from mailroom.transport.errors import (
     SendRefused,
     TlsFailed,
     TransportError,
+    connect_failed,
 )
 from mailroom.transport.hosts import ResolvedHost, ServerSettings
 
@@ -77,11 +78,18 @@ def _open(settings: SmtpSettings) -> smtplib.SMTP:
         raise SendRefused(
             f"the server refused the connection: {exc.smtp_error!r}", code=exc.smtp_code
         ) from None
-    except (smtplib.SMTPServerDisconnected, OSError) as exc:
+    except smtplib.SMTPServerDisconnected as exc:
         smtp.close()
-        if isinstance(exc, TransportError):
-            raise
-        raise ConnectFailed(f"cannot connect to the SMTP server: {exc}") from None
+        raise ConnectFailed(f"the SMTP server closed the connection: {exc}") from None
+    except smtplib.SMTPResponseException as exc:
+        smtp.close()
+        reply = _reply_text(exc.smtp_error)
+        raise SendRefused(
+            f"the SMTP server refused: {exc.smtp_code} {reply}", code=exc.smtp_code
+        ) from None
+    except OSError as exc:  # smtplib's other errors are OSErrors too
+        smtp.close()
+        raise connect_failed(exc, "connecting to the SMTP server") from None
     except TransportError:
         smtp.close()
         raise
@@ -129,3 +137,12 @@ def send_message(settings: SmtpSettings, *, mail_from: str, rcpt: str, raw: byte
             smtp.quit()
         except (smtplib.SMTPException, OSError):
             smtp.close()
+
+
+def check_login(settings: SmtpSettings) -> None:
+    """Connect, negotiate encryption and log in, then quit without sending anything."""
+    smtp = _open(settings)
+    try:
+        smtp.quit()
+    except (smtplib.SMTPException, OSError):
+        smtp.close()

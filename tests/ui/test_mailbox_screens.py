@@ -41,24 +41,24 @@ def _log_in(page: Page, server: MailroomServer) -> None:
 
 
 def _fill_connection(
-    page: Page, imap_account: ImapAccount, smtp_sink: SmtpSink, *, password: str
+    page: Page, imap_account: ImapAccount, smtp_server: SmtpSink, *, password: str
 ) -> None:
     page.get_by_label("IMAP host").fill("127.0.0.1")
     page.get_by_label("IMAP port").fill(str(imap_account.port))
     page.get_by_label("IMAP encryption").select_option(label="None (plain text)")
-    page.get_by_label("SMTP host").fill(smtp_sink.host)
-    page.get_by_label("SMTP port").fill(str(smtp_sink.port))
+    page.get_by_label("SMTP host").fill(smtp_server.host)
+    page.get_by_label("SMTP port").fill(str(smtp_server.port))
     page.get_by_label("SMTP encryption").select_option(label="None (plain text)")
     page.get_by_label("Username").fill(imap_account.username)
     page.get_by_label("Password").fill(password)
 
 
-def _fill_new_mailbox(page: Page, imap_account: ImapAccount, smtp_sink: SmtpSink) -> None:
+def _fill_new_mailbox(page: Page, imap_account: ImapAccount, smtp_server: SmtpSink) -> None:
     page.get_by_role("link", name="Add mailbox").first.click()
     expect(page.get_by_role("heading", name="Add mailbox")).to_be_visible()
     page.get_by_label("Label").fill("Support")
     page.get_by_label("Email", exact=True).fill("support@example.test")
-    _fill_connection(page, imap_account, smtp_sink, password=imap_account.password)
+    _fill_connection(page, imap_account, smtp_server, password=imap_account.password)
 
 
 def _check_connection(page: Page) -> None:
@@ -87,7 +87,7 @@ def test_it_adds_a_mailbox_after_checking_its_connection_and_syncs_it(
     mailroom_server: MailroomServer,
     page: Page,
     imap_account: ImapAccount,
-    smtp_sink: SmtpSink,
+    smtp_server: SmtpSink,
 ) -> None:
     server = mailroom_server
     imap_account.create_folder("Archive")
@@ -97,7 +97,7 @@ def test_it_adds_a_mailbox_after_checking_its_connection_and_syncs_it(
     expect(page.locator("#mailboxes")).to_contain_text("No system mailboxes yet")
     _screenshot(page, "mailbox-list-empty.png")
 
-    _fill_new_mailbox(page, imap_account, smtp_sink)
+    _fill_new_mailbox(page, imap_account, smtp_server)
     _check_connection(page)
 
     expect(page.locator("ul.messages")).to_contain_text("Connection works")
@@ -167,14 +167,14 @@ def test_it_shows_bad_input_at_its_field_and_saves_nothing(
     mailroom_server: MailroomServer,
     page: Page,
     imap_account: ImapAccount,
-    smtp_sink: SmtpSink,
+    smtp_server: SmtpSink,
 ) -> None:
     server = mailroom_server
     _log_in(page, server)
     before = _mailbox_rows(page, server)
 
     # An empty label and a host name with a space: both shown at their field on Save.
-    _fill_new_mailbox(page, imap_account, smtp_sink)
+    _fill_new_mailbox(page, imap_account, smtp_server)
     form_url = page.url
     page.get_by_label("Label").fill("")
     # A text input drops line breaks, so "bad host\nname" arrives as "bad hostname".
@@ -189,7 +189,7 @@ def test_it_shows_bad_input_at_its_field_and_saves_nothing(
 
     # A wrong password: the server's refusal is shown at the password field.
     wrong = "wrong-" + imap_account.password
-    _fill_connection(page, imap_account, smtp_sink, password=wrong)
+    _fill_connection(page, imap_account, smtp_server, password=wrong)
     _check_connection(page)
     expect(page.locator("#field-password .error")).to_have_text(
         "The server refused the user name or password."
@@ -202,7 +202,7 @@ def test_it_shows_bad_input_at_its_field_and_saves_nothing(
     assert imap_account.password not in content
 
     # A closed port: the connection is refused, which is shown at the host field.
-    _fill_connection(page, imap_account, smtp_sink, password=imap_account.password)
+    _fill_connection(page, imap_account, smtp_server, password=imap_account.password)
     page.get_by_label("IMAP port").fill(str(free_port()))
     _check_connection(page)
     expect(page.locator("#field-imap_host .error")).to_contain_text("refused the connection")
@@ -221,10 +221,10 @@ def test_it_saves_the_password_it_checked_without_asking_for_it_again(
     mailroom_server: MailroomServer,
     page: Page,
     imap_account: ImapAccount,
-    smtp_sink: SmtpSink,
+    smtp_server: SmtpSink,
 ) -> None:
     _log_in(page, mailroom_server)
-    _fill_new_mailbox(page, imap_account, smtp_sink)
+    _fill_new_mailbox(page, imap_account, smtp_server)
     _check_connection(page)
     expect(page.locator("ul.messages")).to_contain_text("Connection works")
     page.locator("#field-folders").get_by_label("INBOX", exact=True).check()

@@ -7,6 +7,8 @@ from django.contrib.auth.models import User
 from django.test import Client
 
 from mailroom.models import Mailbox, SalesChannel
+from tests.servers.fixtures import ImapAccount
+from tests.servers.smtp import SmtpSink
 
 pytestmark = pytest.mark.django_db
 
@@ -97,3 +99,39 @@ def test_it_ignores_a_forged_sealed_password(client: Client) -> None:
     ).content.decode()
     assert "Enter the password" in page
     assert not Mailbox.objects.exists()
+
+
+def _check(client: Client, imap_account: ImapAccount, **overrides: str) -> str:
+    data = {
+        **VALID,
+        "imap_host": imap_account.host,
+        "imap_port": str(imap_account.port),
+        "imap_encryption": "none",
+        "smtp_encryption": "none",
+        "username": imap_account.username,
+        "password": imap_account.password,
+        "check": "1",
+        **overrides,
+    }
+    data.pop("save")
+    return client.post("/mailboxes/new/", data).content.decode()
+
+
+def test_it_checks_smtp_too_and_shows_its_error_at_the_smtp_host(
+    client: Client, imap_account: ImapAccount, smtp_server: SmtpSink
+) -> None:
+    page = _check(client, imap_account, smtp_host=smtp_server.host, smtp_port="1")
+    block = page.split('id="field-smtp_host"', 1)[1].split('<div class="field', 1)[0]
+    assert "SMTP: " in block and "refused the connection" in block
+    assert 'value="INBOX"' in page  # IMAP worked: the folders are offered
+    assert imap_account.password not in page
+    assert not Mailbox.objects.exists()
+
+
+def test_it_shows_a_refused_smtp_login_at_the_password(
+    client: Client, imap_account: ImapAccount
+) -> None:
+    with SmtpSink(username="someone-else", password="other", auth_required=True) as sink:
+        page = _check(client, imap_account, smtp_host=sink.host, smtp_port=str(sink.port))
+    block = page.split('id="field-password"', 1)[1].split('<div class="field', 1)[0]
+    assert "SMTP: the SMTP server refused the user name or password" in block

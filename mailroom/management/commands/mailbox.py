@@ -11,8 +11,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.core.validators import validate_email
 
 from mailroom.mailboxes.actions import MailboxInput, save_mailbox, set_folders
-from mailroom.mailboxes.check import check_imap
-from mailroom.mailboxes.servers import imap_settings
+from mailroom.mailboxes.check import check_imap, check_smtp
+from mailroom.mailboxes.servers import imap_settings, smtp_settings
 from mailroom.models import Mailbox
 from mailroom.pipeline.processors.registry import PROCESSORS, load_processor
 from mailroom.transport.errors import BadArgument, TransportError
@@ -104,13 +104,21 @@ class Command(BaseCommand):
         mailbox = Mailbox.objects.select_related("connection").filter(pk=mailbox_id).first()
         if mailbox is None:
             raise CommandError(f"there is no mailbox {mailbox_id}")
+        connection = mailbox.connection
         try:
-            folders = check_imap(imap_settings(mailbox.connection))
+            folders = check_imap(imap_settings(connection))
         except TransportError as exc:
             field = f"{exc.field}: " if exc.field else ""
             raise CommandError(f"{field}{exc}") from None
+        if connection.smtp_enabled and connection.smtp_host:
+            try:
+                check_smtp(smtp_settings(connection))
+            except TransportError as exc:
+                field = f"smtp {exc.field}: " if exc.field else "smtp: "
+                raise CommandError(f"{field}{exc}") from None
         set_folders(mailbox, known=[f.name for f in folders], selected=None)
-        self.stdout.write(f"connection works; {len(folders)} folders:")
+        smtp = "SMTP login accepted" if connection.smtp_enabled and connection.smtp_host else ""
+        self.stdout.write(f"connection works; {smtp + '; ' if smtp else ''}{len(folders)} folders:")
         selected = set(mailbox.folders.filter(selected=True).values_list("name", flat=True))
         for folder in folders:
             mark = "*" if folder.name in selected else " "

@@ -13,21 +13,34 @@ from django.views.decorators.http import require_http_methods
 from mailroom.access.policy import access_mailbox, is_admin, mailboxes_visible_to
 from mailroom.credentials import seal_secret, unseal_secret
 from mailroom.mailboxes.actions import save_mailbox, set_access, set_folders
-from mailroom.mailboxes.check import check_imap
-from mailroom.mailboxes.servers import imap_settings
+from mailroom.mailboxes.check import check_imap, check_smtp
+from mailroom.mailboxes.servers import imap_settings, smtp_settings
 from mailroom.models import Mailbox, MailboxConnection
 from mailroom.pipeline.processors.registry import processor_label
 from mailroom.transport.errors import TransportError
 from mailroom.web.forms import MailboxForm
 
-CONNECTION_FIELDS = {"imap_host", "imap_port", "imap_encryption", "username", "password"}
-TRANSPORT_FIELD = {
-    "host": "imap_host",
-    "port": "imap_port",
-    "encryption": "imap_encryption",
-    "username": "username",
-    "password": "password",
+CONNECTION_FIELDS = {
+    "imap_host",
+    "imap_port",
+    "imap_encryption",
+    "smtp_enabled",
+    "smtp_host",
+    "smtp_port",
+    "smtp_encryption",
+    "username",
+    "password",
 }
+SHARED_FIELDS = {"username": "username", "password": "password"}
+
+
+def _field(protocol: str, transport_field: str | None) -> str | None:
+    """The form field a transport error of ``protocol`` belongs to (None: the whole form)."""
+    if transport_field in SHARED_FIELDS:
+        return SHARED_FIELDS[transport_field]
+    if transport_field in {"host", "port", "encryption"}:
+        return f"{protocol}_{transport_field}"
+    return None
 
 
 @login_required
@@ -78,6 +91,9 @@ def _check_connection(form: MailboxForm, mailbox: Mailbox | None, password: str)
         imap_host=data["imap_host"],
         imap_port=data["imap_port"],
         imap_encryption=data["imap_encryption"],
+        smtp_host=data["smtp_host"],
+        smtp_port=data["smtp_port"],
+        smtp_encryption=data["smtp_encryption"],
         username=data["username"],
     )
     if not password and mailbox is not None:
@@ -85,9 +101,13 @@ def _check_connection(form: MailboxForm, mailbox: Mailbox | None, password: str)
     try:
         folders = check_imap(imap_settings(connection, password=password))
     except TransportError as exc:
-        field = TRANSPORT_FIELD.get(exc.field or "")
-        form.add_error(field, str(exc).capitalize() + ".")
+        form.add_error(_field("imap", exc.field), str(exc).capitalize() + ".")
         return []
+    if data["smtp_enabled"] and data["smtp_host"]:
+        try:
+            check_smtp(smtp_settings(connection, password=password))
+        except TransportError as exc:
+            form.add_error(_field("smtp", exc.field), f"SMTP: {exc}.")
     return [f.name for f in folders]
 
 
