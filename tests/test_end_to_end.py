@@ -8,6 +8,7 @@ from email.message import Message as EmailMessage
 
 import pytest
 from django.contrib.auth.models import User
+from django.core.management.base import CommandError
 
 from mailroom.models import (
     AutoResponseRule,
@@ -177,3 +178,32 @@ def test_it_keeps_a_flagged_placeholder_for_mail_over_the_size_limit(
     assert b"left on the server" in placeholder.read_raw()
     assert Message.objects.get(uid=small_uid).read_raw() == CUSTOMER_MAIL
     assert mailbox.folders.get(name="INBOX").last_uid == small_uid
+
+
+def test_it_never_moves_the_cursor_past_a_message_it_failed_to_fetch(
+    make_mailbox: Callable[..., Mailbox],
+    imap_account: ImapAccount,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from mailroom import conf
+    from mailroom.transport.errors import ProtocolError
+    from mailroom.transport.imap import ImapSession
+
+    monkeypatch.setattr(conf, "MAX_MESSAGE_BYTES", 4000)
+    make_mailbox()
+    small = [imap_account.append("INBOX", CUSTOMER_MAIL) for _ in range(2)]
+    big = imap_account.append("INBOX", CUSTOMER_MAIL + b"x" * 5000 + b"\r\n")
+    real_fetch = ImapSession.fetch
+
+    def broken_fetch(self: ImapSession, uids: list[int]) -> object:
+        raise ProtocolError("the connection broke (fetching messages)")
+
+    # The connection breaks while the small messages are downloaded, after the large one's
+    # size was read: nothing may be skipped.
+    monkeypatch.setattr(ImapSession, "fetch", broken_fetch)
+    with pytest.raises(CommandError, match="connection broke"):
+        run_cli("sync", "--once")
+    monkeypatch.setattr(ImapSession, "fetch", real_fetch)
+    run_cli("sync", "--once")
+
+    assert sorted(Message.objects.values_list("uid", flat=True)) == [*small, big]

@@ -180,3 +180,12 @@ def parse_return_path(value: str, defects: list[str]) -> str:
         return ""
     local, domain = match.groups()
     return clean_header_text(local if domain is None else f"{local}@{domain.lower()}")
+
+
+# An address mailroom can send to: ASCII local part and domain (no SMTPUTF8), no trailing dot.
+_SENDABLE = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*")
+
+
+def is_sendable(address: str) -> bool:
+    """Whether ``address`` is one plain ASCII local@domain that a reply can be addressed to."""
+    return bool(_SENDABLE.fullmatch(address))

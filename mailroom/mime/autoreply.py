@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from email.message import Message
 
+from mailroom.mime.addresses import is_sendable
 from mailroom.mime.parse import ParsedMessage
 
 _COMMENT = re.compile(r"\([^()]*\)")
@@ -47,7 +48,6 @@ _ROBOT_LOCAL_PART = re.compile(
 # Junk Mail Reporting Program (JMRP) sends plain multipart/mixed complaints from this address,
 # the reported message attached with an X-HmXmrOriginalRecipient header.
 _REPORT_SENDERS = {"staff@hotmail.com": "Microsoft JMRP complaint"}
-_PLAIN_ADDRESS = re.compile(r"[^\s<>()\[\],;:\"@]+@[^\s<>()\[\],;:\"@]+")
 
 
 def _keyword(value: str) -> str:
@@ -159,8 +159,8 @@ def reply_address(msg: ParsedMessage) -> str | None:
     """Return the one address an autoresponse may go to: the Return-Path, or None.
 
     RFC 3834 section 4: never From, Reply-To or Sender, even when the Return-Path is missing or
-    null. The address must be a single plain local@domain to be usable.
+    null. The address must be a single plain ASCII local@domain that a reply can be sent to.
     """
-    if msg.return_path and _PLAIN_ADDRESS.fullmatch(msg.return_path):
+    if msg.return_path and is_sendable(msg.return_path):
         return msg.return_path
     return None

@@ -21,9 +21,9 @@ from email.header import Header
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
 
+from mailroom.mime.addresses import is_sendable
 from mailroom.mime.charsets import clean_header_text
 
-_ADDRESS = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*")
 _DOMAIN = re.compile(r"[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*")
 _LINE_LIMIT = 78
 # RFC 2047 section 2 caps an encoded word at 75 characters; policy.SMTP and Header's default
@@ -46,7 +46,7 @@ def make_message_id(domain: str) -> str:
 
 def _address(value: str, role: str) -> str:
     address = clean_header_text(value).strip()
-    if not _ADDRESS.fullmatch(address):
+    if not is_sendable(address):
         raise ValueError(f"{role} is not a single plain address: {address!r}")
     return address
 

@@ -23,6 +23,9 @@ logger = logging.getLogger(__name__)
 
 LEASE = timedelta(minutes=10)
 
+# The most message bytes one UID FETCH brings into memory.
+FETCH_BYTES = 32 * 1024 * 1024
+
 
 @dataclass
 class FolderReport:
@@ -64,6 +67,41 @@ def _rebaseline(folder: Folder, uidvalidity: int) -> None:
     Folder.objects.filter(pk=folder.pk).update(uidvalidity=uidvalidity, last_uid=0)
 
 
+def _by_volume(uids: list[int], sizes: dict[int, int]) -> list[list[int]]:
+    """Split ``uids`` so that no download holds more than FETCH_BYTES in memory at once."""
+    chunks: list[list[int]] = [[]]
+    volume = 0
+    for uid in uids:
+        size = sizes.get(uid, 0)
+        if chunks[-1] and volume + size > FETCH_BYTES:
+            chunks.append([])
+            volume = 0
+        chunks[-1].append(uid)
+        volume += size
+    return chunks
+
+
+def _store_chunk(
+    session: ImapSession,
+    folder: Folder,
+    uidvalidity: int,
+    chunk: list[int],
+    sizes: dict[int, int],
+    report: FolderReport,
+) -> None:
+    wanted = [uid for uid in chunk if sizes.get(uid, 0) <= conf.MAX_MESSAGE_BYTES]
+    fetched = {message.uid: message for message in session.fetch(wanted)}
+    # Store in UID order, so the cursor never passes a message that is not stored yet.
+    for uid in chunk:
+        if uid in fetched:
+            message = fetched[uid]
+            stored = store_incoming(folder, uidvalidity, uid, message.raw, message.internal_date)
+            report.stored += stored is not None
+        elif sizes.get(uid, 0) > conf.MAX_MESSAGE_BYTES:
+            store_too_large(folder, uidvalidity, uid, sizes[uid])
+            report.too_large += 1
+
+
 def sync_folder(session: ImapSession, folder: Folder) -> FolderReport:
     """Store every message of ``folder`` above its cursor; return what was done."""
     report = FolderReport(folder=folder.name)
@@ -78,16 +116,8 @@ def sync_folder(session: ImapSession, folder: Folder) -> FolderReport:
         for start in range(0, len(uids), conf.FETCH_BATCH):
             batch = uids[start : start + conf.FETCH_BATCH]
             sizes = session.sizes(batch)
-            wanted = [uid for uid in batch if sizes.get(uid, 0) <= conf.MAX_MESSAGE_BYTES]
-            for uid in batch:
-                if uid in sizes and sizes[uid] > conf.MAX_MESSAGE_BYTES:
-                    store_too_large(folder, state.uidvalidity, uid, sizes[uid])
-                    report.too_large += 1
-            for fetched in session.fetch(wanted):
-                stored = store_incoming(
-                    folder, state.uidvalidity, fetched.uid, fetched.raw, fetched.internal_date
-                )
-                report.stored += stored is not None
+            for chunk in _by_volume(batch, sizes):
+                _store_chunk(session, folder, state.uidvalidity, chunk, sizes, report)
             # UIDs expunged between SEARCH and FETCH are gone for good: move past them.
             advance_cursor(folder, batch[-1])
         Folder.objects.filter(pk=folder.pk).update(last_synced_at=timezone.now(), missing=False)

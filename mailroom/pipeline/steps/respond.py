@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import ClassVar
 
+from django.db import transaction
 from django.utils import timezone
 
 from mailroom import conf
@@ -12,6 +13,7 @@ from mailroom.mime.autoreply import reply_address
 from mailroom.models import AutoResponseRule, Mailbox, OutboxMessage, OutboxState
 from mailroom.outbox.queue import queue_autoresponse
 from mailroom.pipeline.base import Context, Stop
+from mailroom.rendering.render import TemplateMissing
 from mailroom.rules.evaluate import ConditionSpec, MessageFields, evaluate
 
 # RFC 3834 §2: the same response to the same sender at most once in this many days.
@@ -50,7 +52,13 @@ def _answered_recently(rule: AutoResponseRule, address: str) -> bool:
         rule=rule,
         to_email__iexact=address,
         created_at__gte=timezone.now() - RESPONSE_WINDOW,
-        state__in=[OutboxState.PENDING, OutboxState.SENDING, OutboxState.SENT],
+        # An abandoned reply was probably delivered: it counts as an answer.
+        state__in=[
+            OutboxState.PENDING,
+            OutboxState.SENDING,
+            OutboxState.SENT,
+            OutboxState.ABANDONED,
+        ],
     ).exists()
 
 
@@ -88,6 +96,15 @@ class Respond:
             if _answered_recently(rule, address):
                 queued.append(f"{rule.name}: already answered {address} within 7 days")
                 continue
-            queue_autoresponse(ctx.message, ctx.parsed, rule, address, case_number=ctx.case_number)
+            try:
+                # A savepoint: a reply that cannot be composed must not undo the processor's
+                # work (the Case or Lead) nor fail the message.
+                with transaction.atomic():
+                    queue_autoresponse(
+                        ctx.message, ctx.parsed, rule, address, case_number=ctx.case_number
+                    )
+            except (TemplateMissing, ValueError) as exc:
+                queued.append(f"{rule.name}: reply not queued: {exc}")
+                continue
             queued.append(f"{rule.name}: reply queued to {address}")
         return "; ".join(queued)
