@@ -277,3 +277,31 @@ def test_it_reports_that_the_smtp_login_was_accepted(
 ) -> None:
     out = run_cli("mailbox", "check", str(make_mailbox().pk))
     assert out.startswith("connection works; SMTP login accepted;")
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "message"),
+    [
+        (("imap", "encryption"), "TLS", r"mailboxes\[0\]\.imap\.encryption: must be one of"),
+        (("smtp", "port"), "abc", r"mailboxes\[0\]\.smtp\.port: must be a whole number"),
+        (("imap", "port"), 70000, r"mailboxes\[0\]\.imap\.port"),
+        (("imap", "host"), "bad host", r"mailboxes\[0\]\.imap\.host: this is not a valid host"),
+        (("email",), "not-an-email", r"mailboxes\[0\]\.email: must be an email address"),
+        (("processor", "settings", "source"), "Fax", r"processor\.settings\.source"),
+    ],
+)
+def test_it_refuses_a_document_with_a_bad_value_and_names_its_path(
+    tmp_path: Path, path: tuple[str, ...], value: object, message: str
+) -> None:
+    bad = json.loads(json.dumps(CONFIG))
+    target = bad["mailboxes"][0]
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    file = tmp_path / "bad.json"
+    file.write_text(json.dumps(bad))
+
+    with pytest.raises(CommandError, match=message):
+        run_cli("config", "import", str(file))
+    assert not Mailbox.objects.exists()
+    assert not LeadSource.objects.exists()

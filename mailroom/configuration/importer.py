@@ -6,6 +6,8 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import transaction
 
 from mailroom.configuration.export import FORMAT, VERSION
@@ -17,13 +19,16 @@ from mailroom.models import (
     ConditionOperator,
     EmailTemplate,
     EmailTemplateTranslation,
+    Encryption,
     LeadSource,
     Mailbox,
     RuleCondition,
     SalesChannel,
     TemplateType,
 )
-from mailroom.pipeline.processors.registry import PROCESSORS
+from mailroom.pipeline.processors.registry import PROCESSORS, load_processor
+from mailroom.transport.errors import BadArgument
+from mailroom.transport.hosts import check_host_text
 
 
 class ConfigurationInvalid(Exception):
@@ -33,6 +38,38 @@ class ConfigurationInvalid(Exception):
 def _require(condition: bool, where: str, message: str) -> None:
     if not condition:
         raise ConfigurationInvalid(f"{where}: {message}")
+
+
+def _is_email(value: object) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        validate_email(value)
+    except ValidationError:
+        return False
+    return True
+
+
+def _validate_server(server: Any, where: str) -> None:
+    _require(isinstance(server, dict), where, "must be an object")
+    if "encryption" in server:
+        _require(
+            server["encryption"] in Encryption.values,
+            f"{where}.encryption",
+            f"must be one of {', '.join(Encryption.values)}",
+        )
+    if "port" in server:
+        port = server["port"]
+        _require(
+            isinstance(port, int) and not isinstance(port, bool) and 0 < port < 65536,
+            f"{where}.port",
+            "must be a whole number from 1 to 65535",
+        )
+    if server.get("host"):
+        try:
+            check_host_text(str(server["host"]))
+        except BadArgument as exc:
+            raise ConfigurationInvalid(f"{where}.host: {exc}") from None
 
 
 def _validate(doc: Any) -> None:
@@ -48,8 +85,11 @@ def _validate(doc: Any) -> None:
         )
     for i, m in enumerate(doc.get("mailboxes", [])):
         where = f"mailboxes[{i}]"
+        _require(isinstance(m, dict), where, "must be an object")
         _require(bool(m.get("label")), f"{where}.label", "is required")
-        _require(bool(m.get("email")), f"{where}.email", "is required")
+        _require(_is_email(m.get("email")), f"{where}.email", "must be an email address")
+        for protocol in ("imap", "smtp"):
+            _validate_server(m.get(protocol, {}), f"{where}.{protocol}")
         for j, folder in enumerate(m.get("folders", [])):
             name = folder.get("name")
             _require(
@@ -87,9 +127,17 @@ def _merged(existing: Mailbox | None, m: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def _import_mailbox(m: dict[str, Any]) -> None:
+def _import_mailbox(m: dict[str, Any], where: str) -> None:
     existing = Mailbox.objects.filter(label=m["label"]).first()
     m = _merged(existing, m)
+    processor = m.get("processor", {})
+    # Checked here, not in _validate: the lead sources and channels of this very document
+    # exist by now. Raising rolls the whole import back.
+    errors = load_processor(processor.get("kind", "none")).validate_settings(
+        processor.get("settings", {})
+    )
+    for key, message in errors.items():
+        raise ConfigurationInvalid(f"{where}.processor.settings.{key}: {message}")
     imap, smtp = m.get("imap", {}), m.get("smtp", {})
     mailbox = save_mailbox(
         MailboxInput(
@@ -172,5 +220,5 @@ def import_configuration(doc: Any) -> None:
                 language=tr["language"],
                 defaults={"subject": tr.get("subject", ""), "body": tr.get("body", "")},
             )
-    for m in doc.get("mailboxes", []):
-        _import_mailbox(m)
+    for i, m in enumerate(doc.get("mailboxes", [])):
+        _import_mailbox(m, f"mailboxes[{i}]")

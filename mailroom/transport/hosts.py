@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from mailroom.transport.errors import BadArgument, ConnectFailed, HostNotAllowed
 
 STANDARD_MAIL_PORTS = frozenset({143, 993, 25, 465, 587})
+ENCRYPTIONS = frozenset({"ssl", "starttls", "none"})
 
 
 @dataclass(frozen=True)
@@ -103,6 +104,12 @@ class ServerSettings:
 
     def resolve(self) -> ResolvedHost:
         """The checked address to connect to (see :func:`resolve_mail_host`)."""
+        # Fail closed: an unknown value must never quietly mean "no encryption".
+        if self.encryption not in ENCRYPTIONS:
+            raise BadArgument(
+                f"unknown encryption {self.encryption!r}; use ssl, starttls or none",
+                field="encryption",
+            )
         return resolve_mail_host(
             self.host,
             self.port,

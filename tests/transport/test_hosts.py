@@ -97,3 +97,21 @@ def test_it_sends_nothing_to_a_refused_host(listener: tuple[int, list[object]]) 
     with pytest.raises(HostNotAllowed):
         ImapSession(settings).__enter__()
     assert accepted == []
+
+
+def test_it_refuses_an_unknown_encryption_instead_of_sending_in_clear(
+    listener: tuple[int, list[object]],
+) -> None:
+    port, accepted = listener
+    settings = ImapSettings(
+        host="127.0.0.1",
+        port=port,
+        encryption="TLS",
+        username="u",
+        password="p",
+        allowed_hosts=("127.0.0.1",),
+    )
+    with pytest.raises(BadArgument) as caught:
+        ImapSession(settings).__enter__()
+    assert caught.value.field == "encryption"
+    assert accepted == []
