@@ -12,7 +12,15 @@ from pathlib import Path
 import pytest
 from django.core.management.base import CommandError
 
-from mailroom.models import EmailTemplate, Folder, LeadSource, Mailbox, MailboxConnection
+from mailroom.models import (
+    EmailTemplate,
+    Folder,
+    LeadSource,
+    Mailbox,
+    MailboxConnection,
+    Message,
+    ProcessingRecord,
+)
 from tests.conftest import run_cli
 from tests.servers.fixtures import ImapAccount
 
@@ -305,3 +313,20 @@ def test_it_refuses_a_document_with_a_bad_value_and_names_its_path(
         run_cli("config", "import", str(file))
     assert not Mailbox.objects.exists()
     assert not LeadSource.objects.exists()
+
+
+def test_a_mailbox_whose_password_cannot_be_decrypted_does_not_stop_the_others(
+    make_mailbox: Callable[..., Mailbox], imap_account: ImapAccount
+) -> None:
+    broken = make_mailbox(label="Broken")
+    working = make_mailbox(label="Working")
+    MailboxConnection.objects.filter(mailbox=broken).update(password_encrypted="gAAAAA-bad")
+    imap_account.append("INBOX", b"Subject: hi\r\nFrom: a@customer.test\r\n\r\nhello\r\n")
+
+    with pytest.raises(CommandError, match="cannot be decrypted"):
+        run_cli("sync", "--once")
+
+    broken.refresh_from_db()
+    assert broken.status == "auth_error"
+    assert Message.objects.filter(mailbox=working).count() == 1
+    assert ProcessingRecord.objects.get().state == "done"

@@ -12,6 +12,8 @@ def check_imap(settings: ImapSettings) -> list[FolderInfo]:
         return [f for f in session.list_folders() if f.selectable]
 
 
-def check_smtp(settings: SmtpSettings) -> None:
-    """Log in to the SMTP server without sending; raises a TransportError naming the field."""
-    check_login(settings)
+def check_smtp(settings: SmtpSettings) -> bool:
+    """Log in to the SMTP server without sending; raises a TransportError naming the field.
+
+    Returns False when the server accepted the connection without asking for a login."""
+    return check_login(settings)

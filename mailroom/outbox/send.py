@@ -13,6 +13,7 @@ from datetime import timedelta
 from django.db.models import Q
 from django.utils import timezone
 
+from mailroom.credentials import CredentialError
 from mailroom.mailboxes.servers import smtp_settings
 from mailroom.models import OutboxMessage, OutboxState
 from mailroom.transport.errors import SendAmbiguous, SendRefused, TransportError
@@ -38,31 +39,35 @@ def _claim(outbox_id: int) -> bool:
     return claimed == 1
 
 
+def _attempt(row: OutboxMessage) -> tuple[OutboxState, str]:
+    """Send the row once; return its new state and the error, if any."""
+    try:
+        settings = smtp_settings(row.mailbox.connection)
+        send_message(settings, mail_from="", rcpt=row.to_email, raw=bytes(row.raw))
+    except CredentialError as exc:
+        # Nothing was sent; it waits for an administrator to enter the password again.
+        return OutboxState.FAILED, str(exc)
+    except SendAmbiguous as exc:
+        return OutboxState.ABANDONED, str(exc)
+    except TransportError as exc:
+        retry = not exc.permanent or (isinstance(exc, SendRefused) and exc.code < 500)
+        if retry and row.attempts < MAX_ATTEMPTS:
+            return OutboxState.PENDING, str(exc)
+        return OutboxState.FAILED, str(exc)
+    return OutboxState.SENT, ""
+
+
 def send_outbox(outbox_id: int) -> OutboxState | None:
     """Try to send one row; return its new state, or None when it was not ours to send."""
     if not _claim(outbox_id):
         return None
     row = OutboxMessage.objects.select_related("mailbox__connection").get(pk=outbox_id)
     row.attempts += 1
-    try:
-        send_message(
-            smtp_settings(row.mailbox.connection),
-            mail_from="",
-            rcpt=row.to_email,
-            raw=bytes(row.raw),
-        )
-    except SendAmbiguous as exc:
-        row.state, row.last_error = OutboxState.ABANDONED, str(exc)
-    except TransportError as exc:
-        row.last_error = str(exc)
-        retry = not exc.permanent or (isinstance(exc, SendRefused) and exc.code < 500)
-        if retry and row.attempts < MAX_ATTEMPTS:
-            row.state = OutboxState.PENDING
-            row.next_attempt_at = timezone.now() + _retry_delay(row.attempts)
-        else:
-            row.state = OutboxState.FAILED
-    else:
-        row.state, row.sent_at, row.last_error = OutboxState.SENT, timezone.now(), ""
+    row.state, row.last_error = _attempt(row)
+    if row.state == OutboxState.PENDING:
+        row.next_attempt_at = timezone.now() + _retry_delay(row.attempts)
+    if row.state == OutboxState.SENT:
+        row.sent_at = timezone.now()
     row.lease_until = None
     row.save(
         update_fields=[

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from django.utils import timezone
 
+from mailroom.credentials import CredentialError
 from mailroom.mailboxes.servers import imap_settings
 from mailroom.models import Folder, Mailbox, MailboxStatus
 from mailroom.sync.folder import FolderReport, sync_folder
@@ -30,7 +31,7 @@ class MailboxReport:
         return sum(f.stored for f in self.folders)
 
 
-def _set_status(mailbox: Mailbox, status: MailboxStatus, detail: str = "") -> None:
+def set_status(mailbox: Mailbox, status: MailboxStatus, detail: str = "") -> None:
     updates: dict[str, object] = {"status": status, "status_detail": detail}
     if status == MailboxStatus.OK:
         updates["last_synced_at"] = timezone.now()
@@ -46,7 +47,13 @@ def sync_mailbox(mailbox_id: int) -> MailboxReport:
     if not connection.imap_enabled or not folders:
         return report
     try:
-        with ImapSession(imap_settings(connection)) as session:
+        settings = imap_settings(connection)
+    except CredentialError as exc:
+        report.error = str(exc)
+        set_status(mailbox, MailboxStatus.AUTH_ERROR, str(exc))
+        return report
+    try:
+        with ImapSession(settings) as session:
             for folder in folders:
                 try:
                     report.folders.append(sync_folder(session, folder))
@@ -55,11 +62,11 @@ def sync_mailbox(mailbox_id: int) -> MailboxReport:
                     Folder.objects.filter(pk=folder.pk).update(missing=True)
     except AuthFailed as exc:
         report.error = str(exc)
-        _set_status(mailbox, MailboxStatus.AUTH_ERROR, str(exc))
+        set_status(mailbox, MailboxStatus.AUTH_ERROR, str(exc))
         return report
     except TransportError as exc:
         report.error = str(exc)
-        _set_status(mailbox, MailboxStatus.DEGRADED, str(exc))
+        set_status(mailbox, MailboxStatus.DEGRADED, str(exc))
         return report
-    _set_status(mailbox, MailboxStatus.OK)
+    set_status(mailbox, MailboxStatus.OK)
     return report

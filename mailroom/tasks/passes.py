@@ -9,10 +9,10 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from mailroom.models import Mailbox, ProcessingRecord, ProcessingState
+from mailroom.models import Mailbox, MailboxStatus, ProcessingRecord, ProcessingState
 from mailroom.outbox.send import abandon_expired, due_outbox_ids, send_outbox
 from mailroom.pipeline.engine import process_message
-from mailroom.sync.mailbox import MailboxReport, sync_mailbox
+from mailroom.sync.mailbox import MailboxReport, set_status, sync_mailbox
 
 logger = logging.getLogger(__name__)
 
@@ -59,8 +59,15 @@ def run_pass(mailbox_id: int | None = None) -> PassReport:
     mailboxes = Mailbox.objects.order_by("id")
     if mailbox_id is not None:
         mailboxes = mailboxes.filter(pk=mailbox_id)
-    for mailbox_pk in mailboxes.values_list("pk", flat=True):
-        report.mailboxes.append(sync_mailbox(mailbox_pk))
+    for mailbox in mailboxes:
+        try:
+            report.mailboxes.append(sync_mailbox(mailbox.pk))
+        except Exception as exc:
+            # One broken mailbox must not stop the others, nor processing and sending.
+            logger.exception("syncing mailbox %s failed", mailbox.pk)
+            error = f"internal error: {type(exc).__name__}: {exc}"
+            set_status(mailbox, MailboxStatus.ERROR, error)
+            report.mailboxes.append(MailboxReport(mailbox_id=mailbox.pk, error=error))
     report.processed = process_pending(mailbox_id)
     report.sent = send_due()
     return report

@@ -193,7 +193,9 @@ class ImapSession:
         self._client = client
         try:
             if settings.encryption == "starttls":
-                if b"STARTTLS" not in client.capabilities():
+                with _translated_errors("reading capabilities"):
+                    offered = b"STARTTLS" in client.capabilities()
+                if not offered:
                     raise TlsFailed("the server does not offer STARTTLS")
                 with _translated_errors("STARTTLS"):
                     client.starttls(ssl.create_default_context())

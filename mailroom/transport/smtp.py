@@ -7,6 +7,7 @@ server supports DSN); the message bytes are composed elsewhere and sent unchange
 
 from __future__ import annotations
 
+import base64
 import smtplib
 import socket
 import ssl
@@ -66,9 +67,15 @@ def _open(settings: SmtpSettings) -> smtplib.SMTP:
             smtp.starttls(context=ssl.create_default_context())
             smtp.ehlo()
         if settings.username and smtp.has_extn("auth"):
-            smtp.login(settings.username, settings.password)
-    except smtplib.SMTPAuthenticationError:
+            _login(smtp, settings.username, settings.password)
+    except smtplib.SMTPAuthenticationError as exc:
         smtp.close()
+        if exc.smtp_code < 500:
+            reply = _reply_text(exc.smtp_error)
+            raise SendRefused(
+                f"the SMTP server cannot check the login now: {exc.smtp_code} {reply}",
+                code=exc.smtp_code,
+            ) from None
         raise AuthFailed("the SMTP server refused the user name or password") from None
     except ssl.SSLError as exc:
         smtp.close()
@@ -87,13 +94,30 @@ def _open(settings: SmtpSettings) -> smtplib.SMTP:
         raise SendRefused(
             f"the SMTP server refused: {exc.smtp_code} {reply}", code=exc.smtp_code
         ) from None
-    except OSError as exc:  # smtplib's other errors are OSErrors too
+    except smtplib.SMTPException as exc:
+        # For example "No suitable authentication method found".
+        smtp.close()
+        raise AuthFailed(f"cannot log in to the SMTP server: {exc}") from None
+    except OSError as exc:
         smtp.close()
         raise connect_failed(exc, "connecting to the SMTP server") from None
     except TransportError:
         smtp.close()
         raise
     return smtp
+
+
+def _login(smtp: smtplib.SMTP, username: str, password: str) -> None:
+    if (username + password).isascii():
+        smtp.login(username, password)
+        return
+    # smtplib encodes credentials as ASCII; AUTH PLAIN carries UTF-8 (RFC 4616).
+    if "PLAIN" not in smtp.esmtp_features.get("auth", "").upper().split():
+        raise smtplib.SMTPException("a non-ASCII user name or password needs AUTH PLAIN")
+    token = base64.b64encode(f"\0{username}\0{password}".encode()).decode()
+    code, reply = smtp.docmd("AUTH", f"PLAIN {token}")
+    if code != 235:
+        raise smtplib.SMTPAuthenticationError(code, reply)
 
 
 def _reply_text(message: bytes | str) -> str:
@@ -139,10 +163,16 @@ def send_message(settings: SmtpSettings, *, mail_from: str, rcpt: str, raw: byte
             smtp.close()
 
 
-def check_login(settings: SmtpSettings) -> None:
-    """Connect, negotiate encryption and log in, then quit without sending anything."""
+def check_login(settings: SmtpSettings) -> bool:
+    """Connect, negotiate encryption and log in, then quit without sending anything.
+
+    Returns whether a login took place: False when the server asks for none (a relay that
+    trusts the address mailroom connects from).
+    """
     smtp = _open(settings)
+    logged_in = bool(settings.username and smtp.has_extn("auth"))
     try:
         smtp.quit()
     except (smtplib.SMTPException, OSError):
         smtp.close()
+    return logged_in

@@ -135,3 +135,25 @@ def test_it_shows_a_refused_smtp_login_at_the_password(
         page = _check(client, imap_account, smtp_host=sink.host, smtp_port=str(sink.port))
     block = page.split('id="field-password"', 1)[1].split('<div class="field', 1)[0]
     assert "SMTP: the SMTP server refused the user name or password" in block
+
+
+def test_it_shows_an_undecryptable_stored_password_at_the_password_field(
+    client: Client, imap_account: ImapAccount, smtp_server: SmtpSink
+) -> None:
+    client.post("/mailboxes/new/", VALID)
+    mailbox = Mailbox.objects.get()
+    # As after a restore with the wrong MAILROOM_CREDENTIAL_KEYS.
+    type(mailbox.connection).objects.filter(pk=mailbox.connection.pk).update(
+        password_encrypted="gAAAAA-not-decryptable"
+    )
+    data = {
+        **VALID,
+        "imap_host": imap_account.host,
+        "imap_port": str(imap_account.port),
+        "imap_encryption": "none",
+        "password": "",
+        "check": "1",
+    }
+    page = client.post(f"/mailboxes/{mailbox.pk}/edit/", data).content.decode()
+    block = page.split('id="field-password"', 1)[1].split('<div class="field', 1)[0]
+    assert "cannot be decrypted" in block

@@ -110,14 +110,15 @@ class Command(BaseCommand):
         except TransportError as exc:
             field = f"{exc.field}: " if exc.field else ""
             raise CommandError(f"{field}{exc}") from None
+        smtp = ""
         if connection.smtp_enabled and connection.smtp_host:
             try:
-                check_smtp(smtp_settings(connection))
+                logged_in = check_smtp(smtp_settings(connection))
             except TransportError as exc:
                 field = f"smtp {exc.field}: " if exc.field else "smtp: "
                 raise CommandError(f"{field}{exc}") from None
+            smtp = "SMTP login accepted" if logged_in else "SMTP server asks for no login"
         set_folders(mailbox, known=[f.name for f in folders], selected=None)
-        smtp = "SMTP login accepted" if connection.smtp_enabled and connection.smtp_host else ""
         self.stdout.write(f"connection works; {smtp + '; ' if smtp else ''}{len(folders)} folders:")
         selected = set(mailbox.folders.filter(selected=True).values_list("name", flat=True))
         for folder in folders:

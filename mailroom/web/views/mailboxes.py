@@ -11,7 +11,7 @@ from django.template.defaultfilters import pluralize
 from django.views.decorators.http import require_http_methods
 
 from mailroom.access.policy import access_mailbox, is_admin, mailboxes_visible_to
-from mailroom.credentials import seal_secret, unseal_secret
+from mailroom.credentials import CredentialError, seal_secret, unseal_secret
 from mailroom.mailboxes.actions import save_mailbox, set_access, set_folders
 from mailroom.mailboxes.check import check_imap, check_smtp
 from mailroom.mailboxes.servers import imap_settings, smtp_settings
@@ -97,7 +97,11 @@ def _check_connection(form: MailboxForm, mailbox: Mailbox | None, password: str)
         username=data["username"],
     )
     if not password and mailbox is not None:
-        password = mailbox.connection.password
+        try:
+            password = mailbox.connection.password
+        except CredentialError as exc:
+            form.add_error("password", str(exc).capitalize() + ".")
+            return []
     try:
         folders = check_imap(imap_settings(connection, password=password))
     except TransportError as exc:
@@ -143,11 +147,17 @@ def mailbox_form(request: HttpRequest, mailbox_id: int | None = None) -> HttpRes
             context["known_folders"] = known
             if password:
                 context["sealed_password"] = seal_secret(password)
-            messages.success(
-                request,
-                f"Connection works: {len(found)} folder{pluralize(len(found))} found. "
-                "Tick the folders to synchronize, then save.",
+            smtp_failed = any(f.startswith("smtp_") for f in form.errors) or (
+                "password" in form.errors
             )
+            folders = f"{len(found)} folder{pluralize(len(found))} found"
+            if smtp_failed:
+                messages.warning(request, f"IMAP works ({folders}), but SMTP failed: see below.")
+            else:
+                messages.success(
+                    request,
+                    f"Connection works: {folders}. Tick the folders to synchronize, then save.",
+                )
         return render(request, "mailroom/mailbox_form.html", context)
     if valid and mailbox is None and form.cleaned_data["imap_enabled"] and not password:
         form.add_error("password", "Enter the password of the mailbox's account.")
