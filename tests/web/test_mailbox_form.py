@@ -138,7 +138,7 @@ def test_it_shows_a_refused_smtp_login_at_the_password(
 
 
 def test_it_shows_an_undecryptable_stored_password_at_the_password_field(
-    client: Client, imap_account: ImapAccount, smtp_server: SmtpSink
+    client: Client,
 ) -> None:
     client.post("/mailboxes/new/", VALID)
     mailbox = Mailbox.objects.get()
@@ -146,14 +146,31 @@ def test_it_shows_an_undecryptable_stored_password_at_the_password_field(
     type(mailbox.connection).objects.filter(pk=mailbox.connection.pk).update(
         password_encrypted="gAAAAA-not-decryptable"
     )
-    data = {
-        **VALID,
-        "imap_host": imap_account.host,
-        "imap_port": str(imap_account.port),
-        "imap_encryption": "none",
-        "password": "",
-        "check": "1",
-    }
+    data = {**VALID, "password": "", "check": "1"}
     page = client.post(f"/mailboxes/{mailbox.pk}/edit/", data).content.decode()
     block = page.split('id="field-password"', 1)[1].split('<div class="field', 1)[0]
     assert "cannot be decrypted" in block
+
+
+@pytest.mark.parametrize("action", ["check", "save"])
+def test_it_never_sends_the_stored_password_to_a_changed_server(
+    client: Client, imap_account: ImapAccount, action: str
+) -> None:
+    client.post("/mailboxes/new/", VALID)
+    mailbox = Mailbox.objects.get()
+    # An administrator points the mailbox at another server without retyping the password.
+    data = {**VALID, "imap_host": imap_account.host, "imap_port": str(imap_account.port)}
+    data.update({"imap_encryption": "none", "password": ""})
+    if action == "check":
+        data.pop("save")
+        data["check"] = "1"
+    # Any connection, logged in or refused, leaves an imap-login line in Dovecot's log.
+    connections_before = imap_account.server.log.count("imap-login:")
+
+    page = client.post(f"/mailboxes/{mailbox.pk}/edit/", data).content.decode()
+
+    block = page.split('id="field-password"', 1)[1].split('<div class="field', 1)[0]
+    assert "Enter the password again" in block
+    assert imap_account.server.log.count("imap-login:") == connections_before
+    mailbox.refresh_from_db()
+    assert mailbox.connection.imap_host == "imap.example.test"

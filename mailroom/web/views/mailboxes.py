@@ -34,6 +34,27 @@ CONNECTION_FIELDS = {
 SHARED_FIELDS = {"username": "username", "password": "password"}
 
 
+# The settings a stored password belongs to: change one, and the password must be typed again,
+# so that the stored secret is never sent to a server it was not entered for.
+SERVER_FIELDS = (
+    "imap_host",
+    "imap_port",
+    "imap_encryption",
+    "smtp_host",
+    "smtp_port",
+    "smtp_encryption",
+    "username",
+)
+RETYPE = (
+    "Enter the password again: the server settings changed, and the stored password is only "
+    "sent to the server it was entered for."
+)
+
+
+def _server_changed(form: MailboxForm, connection: MailboxConnection) -> bool:
+    return any(form.cleaned_data.get(name) != getattr(connection, name) for name in SERVER_FIELDS)
+
+
 def _field(protocol: str, transport_field: str | None) -> str | None:
     """The form field a transport error of ``protocol`` belongs to (None: the whole form)."""
     if transport_field in SHARED_FIELDS:
@@ -97,6 +118,9 @@ def _check_connection(form: MailboxForm, mailbox: Mailbox | None, password: str)
         username=data["username"],
     )
     if not password and mailbox is not None:
+        if _server_changed(form, mailbox.connection):
+            form.add_error("password", RETYPE)
+            return []
         try:
             password = mailbox.connection.password
         except CredentialError as exc:
@@ -161,6 +185,9 @@ def mailbox_form(request: HttpRequest, mailbox_id: int | None = None) -> HttpRes
         return render(request, "mailroom/mailbox_form.html", context)
     if valid and mailbox is None and form.cleaned_data["imap_enabled"] and not password:
         form.add_error("password", "Enter the password of the mailbox's account.")
+        valid = False
+    if valid and mailbox is not None and not password and _server_changed(form, mailbox.connection):
+        form.add_error("password", RETYPE)
         valid = False
     if not valid:
         context["sealed_password"] = sealed if unseal_secret(sealed) else ""
