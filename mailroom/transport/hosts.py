@@ -58,8 +58,9 @@ def resolve_mail_host(
     """Resolve ``host`` and return the address to connect to, or raise :class:`HostNotAllowed`.
 
     Loopback, private, link-local, multicast, reserved and metadata addresses are refused unless
-    the host (as typed, or one of its addresses) is allow-listed; an allow-listed host may use
-    any port, any other host only the standard mail ports and ``allowed_ports``.
+    allow-listed. Each address the name resolves to is judged on its own: a name is trusted
+    when it is allow-listed itself or every one of its addresses is; a trusted host may use any
+    port, any other host only the standard mail ports and ``allowed_ports``.
     """
     host = check_host_text(host)
     if not 0 < port < 65536:
@@ -73,14 +74,15 @@ def resolve_mail_host(
         raise ConnectFailed(f"the host name {host!r} does not resolve", field="host") from None
     addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
     allowed = {entry.lower() for entry in allowed_hosts}
-    host_allowed = name.lower() in allowed or any(a in allowed for a in addresses)
+    host_allowed = name.lower() in allowed or all(a in allowed for a in addresses)
     if not host_allowed:
         if port not in STANDARD_MAIL_PORTS and port not in allowed_ports:
             raise HostNotAllowed(
                 f"port {port} is not a mail port; use 143, 993, 25, 465 or 587",
                 field="port",
             )
-        if any(_is_internal(ipaddress.ip_address(a.split("%")[0])) for a in addresses):
+        internal = [a for a in addresses if _is_internal(ipaddress.ip_address(a.split("%")[0]))]
+        if any(a not in allowed for a in internal):
             raise HostNotAllowed(
                 "this host is on an internal network; an administrator must allow it with "
                 "MAILROOM_ALLOWED_MAIL_HOSTS",

@@ -115,3 +115,18 @@ def test_it_refuses_an_unknown_encryption_instead_of_sending_in_clear(
         ImapSession(settings).__enter__()
     assert caught.value.field == "encryption"
     assert accepted == []
+
+
+def test_it_judges_every_address_a_name_resolves_to(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A name that resolves to the metadata address and to an allow-listed one.
+    def two_addresses(*args: object, **kwargs: object) -> list[tuple[object, ...]]:
+        return [
+            (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("169.254.169.254", 80)),
+            (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", 80)),
+        ]
+
+    monkeypatch.setattr(socket, "getaddrinfo", two_addresses)
+    with pytest.raises(HostNotAllowed):
+        resolve_mail_host("rebind.example", 80, allowed_hosts=["127.0.0.1"], allowed_ports=[])
+    with pytest.raises(HostNotAllowed):
+        resolve_mail_host("rebind.example", 993, allowed_hosts=["127.0.0.1"], allowed_ports=[])
