@@ -131,7 +131,12 @@ def test_it_never_answers_any_message_of_the_automated_corpus(
     assert not ProcessingRecord.objects.exclude(state=ProcessingState.DONE).exists()
     assert not OutboxMessage.objects.exists()
     assert smtp_server.messages == []
-    assert not ProcessingRecord.objects.filter(automated_reason="").exists()
+    # Each one was recognised as automatic, or is a byte-identical copy of one that was
+    # (the corpus holds a few duplicates), stored but not processed again.
+    unexplained = ProcessingRecord.objects.filter(automated_reason="").exclude(
+        outcome__contains="not processed again"
+    )
+    assert not unexplained.exists()
 
 
 def test_it_turns_mail_into_a_lead_with_source_and_owner(

@@ -10,6 +10,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.core.management.base import CommandError
 
+from mailroom.mailboxes.actions import set_folders
 from mailroom.models import (
     AutoResponseRule,
     Case,
@@ -207,3 +208,47 @@ def test_it_never_moves_the_cursor_past_a_message_it_failed_to_fetch(
     run_cli("sync", "--once")
 
     assert sorted(Message.objects.values_list("uid", flat=True)) == [*small, big]
+
+
+def test_it_creates_no_second_case_or_reply_when_the_server_renumbers_the_folder(
+    make_mailbox: Callable[..., Mailbox],
+    imap_account: ImapAccount,
+    smtp_server: SmtpSink,
+) -> None:
+    mailbox = make_mailbox(processor="case")
+    _answering_rule(mailbox)
+    imap_account.append("INBOX", CUSTOMER_MAIL)
+    run_cli("sync", "--once")
+    old_uidvalidity = mailbox.folders.get(name="INBOX").uidvalidity
+
+    imap_account.server.reset_uidvalidity(imap_account.username)
+    run_cli("sync", "--once")
+
+    assert mailbox.folders.get(name="INBOX").uidvalidity != old_uidvalidity
+    assert Message.objects.count() == 2  # the new location is recorded
+    assert Case.objects.count() == 1
+    assert len(smtp_server.messages) == 1
+    renumbered = ProcessingRecord.objects.order_by("message_id").last()
+    assert renumbered is not None and "not processed again" in renumbered.outcome
+
+
+def test_it_processes_a_message_copied_into_a_second_folder_once(
+    make_mailbox: Callable[..., Mailbox], imap_account: ImapAccount, smtp_server: SmtpSink
+) -> None:
+    imap_account.create_folder("Important")
+    mailbox = make_mailbox(processor="case")
+    _answering_rule(mailbox)
+    set_folders(mailbox, known=["INBOX", "Important"], selected=["INBOX", "Important"])
+    uid = imap_account.append("INBOX", CUSTOMER_MAIL)
+    client = imap_account.client()
+    try:
+        client.select_folder("INBOX")
+        client.copy([uid], "Important")
+    finally:
+        client.logout()
+
+    run_cli("sync", "--once")
+
+    assert Message.objects.count() == 2
+    assert Case.objects.count() == 1
+    assert len(smtp_server.messages) == 1

@@ -7,10 +7,11 @@ import logging
 from datetime import datetime
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from mailroom.mime.addresses import Address
 from mailroom.mime.parse import AttachmentInfo, ParsedMessage, parse_message
-from mailroom.models import Attachment, Folder, Message, ProcessingRecord
+from mailroom.models import Attachment, Folder, Message, ProcessingRecord, ProcessingState
 from mailroom.store.raw import save_raw
 from mailroom.store.recent import remember
 
@@ -116,11 +117,34 @@ def store_incoming(
         size=len(raw),
         fields={"internal_date": internal_date, **_message_fields(parsed)},
         attachments=parsed.attachments,
-        record={},
+        record=_record_for_copy(folder, digest),
     )
     if message is not None:
         remember(message.pk, parsed)
     return message
+
+
+def _record_for_copy(folder: Folder, digest: str) -> dict[str, object]:
+    """The processing record of a message whose exact bytes this mailbox already holds.
+
+    The same bytes at a new location are the same email: a folder renumbered by the server
+    (new UIDVALIDITY) or a copy in a second synced folder. It is stored at its new location
+    but not processed again, so it creates no second Case and no second reply. Message-ID
+    alone is never trusted for this: a sender chooses it.
+    """
+    first = (
+        Message.objects.filter(mailbox_id=folder.mailbox_id, sha256=digest)
+        .order_by("id")
+        .values_list("id", flat=True)
+        .first()
+    )
+    if first is None:
+        return {}
+    return {
+        "state": ProcessingState.DONE,
+        "outcome": f"same message as #{first}; not processed again",
+        "processed_at": timezone.now(),
+    }
 
 
 def advance_cursor(folder: Folder, uid: int) -> None:
