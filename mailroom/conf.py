@@ -54,9 +54,6 @@ def env_list(name: str) -> list[str]:
 # Where the SQLite database, the encryption key and the raw messages live.
 DATA_DIR = Path(env_str("MAILROOM_DATA_DIR", "./var")).resolve()
 
-# Database: SQLite in DATA_DIR unless a PostgreSQL URL is given (the scale-out shape).
-DATABASE_URL = env_str("MAILROOM_DATABASE_URL", "")
-
 # Address and port the web UI listens on.
 BIND = env_str("MAILROOM_BIND", "127.0.0.1:8000")
 
@@ -65,8 +62,19 @@ BIND = env_str("MAILROOM_BIND", "127.0.0.1:8000")
 # refuses internal addresses so that the mailbox form cannot probe the internal network.
 ALLOWED_MAIL_HOSTS = env_list("MAILROOM_ALLOWED_MAIL_HOSTS")
 
+
+def env_ports(name: str) -> list[int]:
+    """Return the variable as a comma-separated list of TCP ports."""
+    ports = []
+    for item in env_list(name):
+        if not item.isdigit() or not 0 < int(item) < 65536:
+            raise ConfigError(f"{name} must list ports from 1 to 65535, got {item!r}")
+        ports.append(int(item))
+    return ports
+
+
 # Extra ports beyond the standard mail ports (143, 993, 25, 465, 587) a mailbox may use.
-ALLOWED_MAIL_PORTS = [int(p) for p in env_list("MAILROOM_ALLOWED_MAIL_PORTS")]
+ALLOWED_MAIL_PORTS = env_ports("MAILROOM_ALLOWED_MAIL_PORTS")
 
 # Seconds between two polls of a mailbox by the embedded watcher.
 POLL_SECONDS = env_int("MAILROOM_POLL_SECONDS", 60, minimum=1)

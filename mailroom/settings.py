@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import secrets
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import django_stubs_ext
 
@@ -71,19 +70,8 @@ TEMPLATES = [
 ]
 
 
-def _database() -> dict[str, object]:
-    if conf.DATABASE_URL:
-        url = urlsplit(conf.DATABASE_URL)
-        return {
-            "ENGINE": "django.db.backends.postgresql",
-            "NAME": url.path.lstrip("/"),
-            "USER": url.username or "",
-            "PASSWORD": url.password or "",
-            "HOST": url.hostname or "",
-            "PORT": str(url.port or ""),
-            "CONN_HEALTH_CHECKS": True,
-        }
-    return {
+DATABASES = {
+    "default": {
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": DATA_DIR / "mailroom.sqlite3",
         # The web server, the watcher and the executor share the file: wait for a lock rather
@@ -94,9 +82,7 @@ def _database() -> dict[str, object]:
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         },
     }
-
-
-DATABASES = {"default": _database()}
+}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 STORAGES = {

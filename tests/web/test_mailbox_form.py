@@ -174,3 +174,10 @@ def test_it_never_sends_the_stored_password_to_a_changed_server(
     assert imap_account.server.log.count("imap-login:") == connections_before
     mailbox.refresh_from_db()
     assert mailbox.connection.imap_host == "imap.example.test"
+
+
+def test_it_ignores_folder_names_the_server_cannot_have_listed(client: Client) -> None:
+    injected = "INBOX\r\nA1 DELETE INBOX"
+    data = {**VALID, "known_folder": ["INBOX", injected], "folders": ["INBOX"]}
+    assert client.post("/mailboxes/new/", data).status_code == 302
+    assert list(Mailbox.objects.get().folders.values_list("name", flat=True)) == ["INBOX"]

@@ -51,6 +51,11 @@ RETYPE = (
 )
 
 
+def _folder_name_ok(name: str) -> bool:
+    """Whether a folder name posted back by the page could have come from the server's LIST."""
+    return 0 < len(name) <= 500 and not any(ch in name for ch in "\r\n\0")
+
+
 def _server_changed(form: MailboxForm, connection: MailboxConnection) -> bool:
     return any(form.cleaned_data.get(name) != getattr(connection, name) for name in SERVER_FIELDS)
 
@@ -155,7 +160,8 @@ def mailbox_form(request: HttpRequest, mailbox_id: int | None = None) -> HttpRes
             {"form": form, "mailbox": mailbox, "section": "mailboxes"},
         )
 
-    known = list(dict.fromkeys(known + request.POST.getlist("known_folder")))
+    posted = [name for name in request.POST.getlist("known_folder") if _folder_name_ok(name)]
+    known = list(dict.fromkeys(known + posted))
     form = MailboxForm(request.POST, mailbox=mailbox, folder_names=known)
     valid = form.is_valid()
     # A password typed now wins; else the one a successful check sealed into the page.
