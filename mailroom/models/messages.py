@@ -24,7 +24,7 @@ class Message(models.Model):
     uid = models.BigIntegerField()
     raw = models.FileField(upload_to="raw/", max_length=300)
     raw_size = models.PositiveIntegerField()
-    sha256 = models.CharField(max_length=64, db_index=True)
+    sha256 = models.CharField(max_length=64)
     internal_date = models.DateTimeField(null=True, blank=True)
     received_at = models.DateTimeField(auto_now_add=True)
 
@@ -52,6 +52,10 @@ class Message(models.Model):
             models.UniqueConstraint(
                 fields=("folder", "uidvalidity", "uid"), name="message_unique_location"
             ),
+        ]
+        indexes = [
+            # "Does this mailbox hold these bytes already?" is asked for every stored message.
+            models.Index(fields=("mailbox", "sha256"), name="message_mailbox_sha256_idx"),
         ]
 
     def __str__(self) -> str:
