@@ -68,43 +68,35 @@ def _open(settings: SmtpSettings) -> smtplib.SMTP:
             smtp.ehlo()
         if settings.username and smtp.has_extn("auth"):
             _login(smtp, settings.username, settings.password)
-    except smtplib.SMTPAuthenticationError as exc:
+    except (TransportError, OSError) as exc:  # smtplib's and ssl's errors are OSErrors
         smtp.close()
+        raise _opening_error(exc) from None
+    return smtp
+
+
+def _opening_error(exc: TransportError | OSError) -> TransportError:
+    """What went wrong while connecting, negotiating encryption or logging in."""
+    if isinstance(exc, TransportError):
+        return exc
+    if isinstance(exc, smtplib.SMTPAuthenticationError):
         if exc.smtp_code < 500:
             reply = _reply_text(exc.smtp_error)
-            raise SendRefused(
+            return SendRefused(
                 f"the SMTP server cannot check the login now: {exc.smtp_code} {reply}",
                 code=exc.smtp_code,
-            ) from None
-        raise AuthFailed("the SMTP server refused the user name or password") from None
-    except ssl.SSLError as exc:
-        smtp.close()
-        raise TlsFailed(f"TLS handshake with the SMTP server failed ({exc.reason})") from None
-    except smtplib.SMTPConnectError as exc:
-        smtp.close()
-        raise SendRefused(
-            f"the server refused the connection: {exc.smtp_error!r}", code=exc.smtp_code
-        ) from None
-    except smtplib.SMTPServerDisconnected as exc:
-        smtp.close()
-        raise ConnectFailed(f"the SMTP server closed the connection: {exc}") from None
-    except smtplib.SMTPResponseException as exc:
-        smtp.close()
+            )
+        return AuthFailed("the SMTP server refused the user name or password")
+    if isinstance(exc, ssl.SSLError):
+        return TlsFailed(f"TLS handshake with the SMTP server failed ({exc.reason})")
+    if isinstance(exc, smtplib.SMTPServerDisconnected):
+        return ConnectFailed(f"the SMTP server closed the connection: {exc}")
+    if isinstance(exc, smtplib.SMTPResponseException):  # includes a refused greeting
         reply = _reply_text(exc.smtp_error)
-        raise SendRefused(
-            f"the SMTP server refused: {exc.smtp_code} {reply}", code=exc.smtp_code
-        ) from None
-    except smtplib.SMTPException as exc:
+        return SendRefused(f"the SMTP server refused: {exc.smtp_code} {reply}", code=exc.smtp_code)
+    if isinstance(exc, smtplib.SMTPException):
         # For example "No suitable authentication method found".
-        smtp.close()
-        raise AuthFailed(f"cannot log in to the SMTP server: {exc}") from None
-    except OSError as exc:
-        smtp.close()
-        raise connect_failed(exc, "connecting to the SMTP server") from None
-    except TransportError:
-        smtp.close()
-        raise
-    return smtp
+        return AuthFailed(f"cannot log in to the SMTP server: {exc}")
+    return connect_failed(exc, "connecting to the SMTP server")
 
 
 def _login(smtp: smtplib.SMTP, username: str, password: str) -> None:
