@@ -153,6 +153,7 @@ def configure_mailroom(env: dict[str, str], tmp: Path, port: int, password: str)
         "--password-stdin",
         "--folder", "INBOX",
         "--processor", "none",
+        "--history", "all",
         stdin=password + "\n",
     )  # fmt: skip
     # An import replaces every field of a mailbox it names (omitted ones get defaults, omitted

@@ -85,8 +85,21 @@ MAIL_TIMEOUT = env_int("MAILROOM_MAIL_TIMEOUT", 30, minimum=1)
 # Messages larger than this are not downloaded (bytes); a placeholder is kept instead.
 MAX_MESSAGE_BYTES = env_int("MAILROOM_MAX_MESSAGE_BYTES", 25 * 1024 * 1024, minimum=1024)
 
-# How many messages one UID FETCH asks for.
-FETCH_BATCH = env_int("MAILROOM_FETCH_BATCH", 100, minimum=1)
+# How many messages one UID FETCH asks for (and one transaction stores).
+FETCH_BATCH = env_int("MAILROOM_FETCH_BATCH", 500, minimum=1)
+
+# Seconds a sync, send or watch lease lasts unless its holder renews it: how long a killed
+# process keeps others from taking over its work.
+LEASE_SECONDS = env_int("MAILROOM_LEASE_SECONDS", 60, minimum=5)
+
+# Transient failures (server down, timeouts, "too many connections") are retried with
+# exponential backoff and jitter up to this many seconds; an alert is raised once they have
+# lasted MAILROOM_DEGRADED_ALERT_MINUTES, and once more when the mailbox recovers.
+RETRY_CAP_SECONDS = env_int("MAILROOM_RETRY_CAP_SECONDS", 1800, minimum=1)
+DEGRADED_ALERT_MINUTES = env_int("MAILROOM_DEGRADED_ALERT_MINUTES", 30, minimum=0)
+
+# The longest one sync task may run before it stops (it resumes from its cursor next time).
+SYNC_TASK_SECONDS = env_int("MAILROOM_SYNC_TASK_SECONDS", 3600, minimum=10)
 
 # Domain of the Message-IDs mailroom generates for its own mail.
 MESSAGE_ID_DOMAIN = env_str("MAILROOM_MESSAGE_ID_DOMAIN", "mailroom.invalid")

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 
 from mailroom.models import Folder, Mailbox, MailboxConnection
 
@@ -29,6 +30,10 @@ class MailboxInput:
     account_type: str = "other"
     processor_kind: str = "none"
     processor_settings: dict[str, Any] = field(default_factory=dict)
+    # How much mail already on the server a new account imports: "none", "days" or "all".
+    history_mode: str = "none"
+    history_days: int | None = None
+    history_convert: bool = False
 
 
 _CONNECTION_FIELDS = (
@@ -44,18 +49,56 @@ _CONNECTION_FIELDS = (
 )
 
 
+# Changing one of these connects a different account (the seed: "a new mailbox will be
+# registered"): its folders start fresh and the mail stored so far is kept, marked as earlier.
+_ACCOUNT_FIELDS = ("imap_host", "imap_port", "username")
+
+
+def is_new_account(mailbox: Mailbox, data: MailboxInput) -> bool:
+    """Whether saving ``data`` over ``mailbox`` would connect another account."""
+    if mailbox.pk is None:
+        return False
+    connection = MailboxConnection.objects.filter(mailbox=mailbox).first()
+    if connection is None or not connection.imap_host:
+        return False
+    return mailbox.account_type != data.account_type or any(
+        getattr(connection, name) != getattr(data, name) for name in _ACCOUNT_FIELDS
+    )
+
+
 @transaction.atomic
 def save_mailbox(
     data: MailboxInput, *, password: str | None, mailbox: Mailbox | None = None
 ) -> Mailbox:
-    """Create a mailbox, or update ``mailbox``; ``password=None`` keeps the stored one."""
+    """Create a mailbox, or update ``mailbox``; ``password=None`` keeps the stored one.
+
+    A new account (see :func:`is_new_account`) gets a new account version: every folder's
+    cursor starts again for it, and the history cut-off is set anew. Saving the same account
+    again never moves the cut-off.
+    """
+    creating = mailbox is None or mailbox.pk is None
     if mailbox is None:
         mailbox = Mailbox()
+    new_account = is_new_account(mailbox, data)
+    old = MailboxConnection.objects.filter(mailbox=mailbox).first() if not creating else None
     mailbox.label = data.label
     mailbox.email = data.email
     mailbox.account_type = data.account_type
     mailbox.processor_kind = data.processor_kind
     mailbox.processor_settings = data.processor_settings
+    if creating or new_account:
+        mailbox.history_mode = data.history_mode
+        mailbox.history_days = data.history_days
+        mailbox.history_convert = data.history_convert
+        mailbox.account_started_at = timezone.now()
+    if new_account:
+        mailbox.account_version += 1
+    credentials_changed = password is not None or (
+        old is not None and old.username != data.username
+    )
+    if credentials_changed and not creating:
+        mailbox.credential_version += 1
+        mailbox.auth_failed_version = None
     mailbox.save()
     connection, _ = MailboxConnection.objects.get_or_create(mailbox=mailbox)
     for name in _CONNECTION_FIELDS:

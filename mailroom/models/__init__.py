@@ -1,15 +1,17 @@
 """mailroom's data model, one module per aggregate, re-exported here."""
 
+from mailroom.models.alerts import Alert
 from mailroom.models.crm import Case, CasePriority, CaseStatus, Lead, LeadSource, SalesChannel
 from mailroom.models.mailboxes import (
     AccountType,
     Encryption,
     Folder,
+    HistoryMode,
     Mailbox,
     MailboxConnection,
     MailboxStatus,
 )
-from mailroom.models.messages import Attachment, Message
+from mailroom.models.messages import Attachment, Message, MessageCopy
 from mailroom.models.outbox import OutboxMessage, OutboxState
 from mailroom.models.processing import ProcessingRecord, ProcessingState
 from mailroom.models.rules import (
@@ -22,6 +24,7 @@ from mailroom.models.templates import EmailTemplate, EmailTemplateTranslation, T
 
 __all__ = [
     "AccountType",
+    "Alert",
     "Attachment",
     "AutoResponseRule",
     "Case",
@@ -33,12 +36,14 @@ __all__ = [
     "EmailTemplateTranslation",
     "Encryption",
     "Folder",
+    "HistoryMode",
     "Lead",
     "LeadSource",
     "Mailbox",
     "MailboxConnection",
     "MailboxStatus",
     "Message",
+    "MessageCopy",
     "OutboxMessage",
     "OutboxState",
     "ProcessingRecord",

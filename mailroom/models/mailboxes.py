@@ -28,9 +28,18 @@ class MailboxStatus(models.TextChoices):
 
     NEW = "new", "Not synced yet"
     OK = "ok", "Working"
-    AUTH_ERROR = "auth_error", "Login refused"
+    AUTH_ERROR = "auth_error", "Authentication failed"
     DEGRADED = "degraded", "Server unreachable, retrying"
     ERROR = "error", "Error"
+    DISABLED = "disabled", "IMAP disabled"
+
+
+class HistoryMode(models.TextChoices):
+    """How much of the mail already on the server a newly connected account imports."""
+
+    NONE = "none", "None: only mail that arrives from now on"
+    DAYS = "days", "The last N days"
+    ALL = "all", "All of it"
 
 
 class Mailbox(models.Model):
@@ -56,6 +65,28 @@ class Mailbox(models.Model):
     last_synced_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    # A change of host, login or account type is a new account: its folders start fresh and
+    # the mail stored so far stays, marked with the account version it came from.
+    account_version = models.PositiveIntegerField(default=1)
+    account_started_at = models.DateTimeField(null=True, blank=True)
+    history_mode = models.CharField(
+        max_length=10, choices=HistoryMode.choices, default=HistoryMode.NONE
+    )
+    history_days = models.PositiveIntegerField(null=True, blank=True)
+    # Whether history (mail older than the account) goes through the processor (Lead, Case).
+    history_convert = models.BooleanField(default=False)
+    # Bumped whenever the user name or password changes; a refused login is not tried again
+    # with the same credential version.
+    credential_version = models.PositiveIntegerField(default=1)
+    auth_failed_version = models.PositiveIntegerField(null=True, blank=True)
+    # Transient failures: when they began, how many in a row, when to try again.
+    failing_since = models.DateTimeField(null=True, blank=True)
+    failures = models.PositiveIntegerField(default=0)
+    retry_at = models.DateTimeField(null=True, blank=True)
+    # The IDLE watcher that holds this mailbox (scale-out: several ``watch`` processes).
+    watch_owner = models.CharField(max_length=64, blank=True)
+    watch_until = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ("label",)
@@ -111,8 +142,19 @@ class Folder(models.Model):
     uidvalidity = models.BigIntegerField(null=True, blank=True)
     last_uid = models.BigIntegerField(default=0)
     last_synced_at = models.DateTimeField(null=True, blank=True)
+    # Only the holder of the lease (owner token, renewed while it works) may move the cursor.
+    lease_owner = models.CharField(max_length=64, blank=True)
     lease_until = models.DateTimeField(null=True, blank=True)
     missing = models.BooleanField(default=False)
+    # The account version the cursor belongs to; another version starts the folder fresh.
+    account_version = models.PositiveIntegerField(default=1)
+    # Mail that arrived on the server before this moment is history: stored, never answered.
+    history_before = models.DateTimeField(null=True, blank=True)
+    next_poll_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    imported = models.PositiveIntegerField(default=0)
+    # Messages on the server above the cursor, as last seen: the first import's progress.
+    backlog = models.PositiveIntegerField(default=0)
 
     class Meta:
         ordering = ("mailbox", "name")

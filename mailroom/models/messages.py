@@ -34,6 +34,8 @@ class Message(models.Model):
     subject = models.TextField(blank=True)
     from_name = models.CharField(max_length=300, blank=True)
     from_email = models.CharField(max_length=320, blank=True)
+    # Every From address (name, email), for the loop checks; from_name/from_email is the first.
+    from_all = models.JSONField(default=list, blank=True)
     to = models.JSONField(default=list, blank=True)
     cc = models.JSONField(default=list, blank=True)
     reply_to = models.JSONField(default=list, blank=True)
@@ -45,6 +47,12 @@ class Message(models.Model):
     html_body = models.TextField(blank=True)
     defects = models.JSONField(default=list, blank=True)
     is_malformed = models.BooleanField(default=False)
+    # Stored but not downloaded ("too_large"), or a UID the server would not return
+    # ("missing"): the row says so rather than the mail silently missing.
+    placeholder = models.CharField(max_length=20, blank=True)
+    # Mail that was on the server before the account was connected: stored, never answered.
+    is_history = models.BooleanField(default=False)
+    account_version = models.PositiveIntegerField(default=1)
 
     class Meta:
         ordering = ("-id",)
@@ -66,6 +74,27 @@ class Message(models.Model):
         with self.raw.open("rb") as handle:
             data: bytes = handle.read()
         return data
+
+
+class MessageCopy(models.Model):
+    """A further location of a stored message: the same bytes in another synced folder."""
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="copies")
+    folder = models.ForeignKey(
+        Folder, on_delete=models.SET_NULL, null=True, blank=True, related_name="copies"
+    )
+    uidvalidity = models.BigIntegerField()
+    uid = models.BigIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=("folder", "uidvalidity", "uid"), name="message_copy_unique_location"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"copy of {self.message_id} at {self.folder_id}/{self.uidvalidity}/{self.uid}"
 
 
 class Attachment(models.Model):

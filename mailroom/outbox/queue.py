@@ -9,6 +9,7 @@ from mailroom.mime.compose import compose_reply, make_message_id
 from mailroom.mime.parse import ParsedMessage
 from mailroom.models import AutoResponseRule, Message, OutboxMessage, TemplateType
 from mailroom.rendering.render import Translation, render
+from mailroom.tasks.dispatch import enqueue
 
 # Marks our own replies so a copy that comes back is recognised (X-Mailroom-Loop).
 LOOP_TOKEN_PREFIX = "mailroom"  # noqa: S105 (not a secret)
@@ -60,7 +61,7 @@ def queue_autoresponse(
         loop_token=loop_token(),
         date=timezone.now(),
     )
-    return OutboxMessage.objects.create(
+    row = OutboxMessage.objects.create(
         mailbox=mailbox,
         in_reply_to=message,
         rule=rule,
@@ -69,3 +70,5 @@ def queue_autoresponse(
         subject=subject,
         raw=raw,
     )
+    enqueue("send_outbox", row.pk)
+    return row

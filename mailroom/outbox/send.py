@@ -1,8 +1,11 @@
-"""Send outbox rows through their mailbox's SMTP server, at most once each.
+"""Send outbox rows through their mailbox's SMTP server: retried until DATA, at most once after.
 
-A row is claimed by moving it from ``pending`` to ``sending`` with a lease in one UPDATE, so two
-senders never take the same row. A row found still ``sending`` after its lease expired was
-interrupted at an unknown point: it becomes ``abandoned`` rather than risk a second copy.
+A row is claimed by moving it from ``pending`` to ``sending`` with a lease (owner token and
+expiry) in one UPDATE, so two senders never take the same row. Just before the message data
+goes out, ``data_started_at`` is committed. An attempt interrupted before that moment (a kill,
+a refused connection, a 4xx, a broken connection in MAIL or RCPT) sent nothing and is retried
+with backoff. One interrupted after it may have been delivered: the row is abandoned, shown and
+alerted, never sent again.
 """
 
 from __future__ import annotations
@@ -13,7 +16,9 @@ from datetime import timedelta
 from django.db.models import Q
 from django.utils import timezone
 
+from mailroom.alerts import raise_alert
 from mailroom.credentials import CredentialError
+from mailroom.leases import LeaseField, new_owner
 from mailroom.mailboxes.servers import smtp_settings
 from mailroom.models import OutboxMessage, OutboxState
 from mailroom.transport.errors import SendAmbiguous, SendRefused, TransportError
@@ -23,27 +28,52 @@ logger = logging.getLogger(__name__)
 
 LEASE = timedelta(minutes=5)
 MAX_ATTEMPTS = 5
+OUTBOX_LEASE = LeaseField(OutboxMessage)
+
+INTERRUPTED = "interrupted after the message data started to go out; not sent again"
 
 
 def _retry_delay(attempts: int) -> timedelta:
     return timedelta(minutes=min(2**attempts, 60))
 
 
-def _claim(outbox_id: int) -> bool:
+def _claim(outbox_id: int, owner: str) -> bool:
     now = timezone.now()
     claimed = (
         OutboxMessage.objects.filter(pk=outbox_id, state=OutboxState.PENDING)
         .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
-        .update(state=OutboxState.SENDING, lease_until=now + LEASE)
+        .update(state=OutboxState.SENDING, lease_owner=owner, lease_until=now + LEASE)
     )
     return claimed == 1
 
 
-def _attempt(row: OutboxMessage) -> tuple[OutboxState, str]:
+def _alert_abandoned(row: OutboxMessage, why: str) -> None:
+    raise_alert(
+        row.mailbox_id,
+        f"abandoned:{row.pk}",
+        f"A reply to {row.to_email} (outbox #{row.pk}) may or may not have been delivered: {why}",
+    )
+
+
+def _attempt(row: OutboxMessage, owner: str) -> tuple[OutboxState, str]:
     """Send the row once; return its new state and the error, if any."""
+    connection = row.mailbox.connection
+    if not connection.smtp_enabled:
+        # Sending is off for this mailbox: nothing goes out; the row waits until it is on.
+        return OutboxState.PENDING, "SMTP is disabled for this mailbox"
+
+    def data_starts() -> None:
+        marked = OutboxMessage.objects.filter(OUTBOX_LEASE.held_by(owner), pk=row.pk).update(
+            data_started_at=timezone.now()
+        )
+        if marked != 1:
+            raise SendRefused("the send lease was lost before the data went out", code=451)
+
     try:
-        settings = smtp_settings(row.mailbox.connection)
-        send_message(settings, mail_from="", rcpt=row.to_email, raw=bytes(row.raw))
+        settings = smtp_settings(connection)
+        send_message(
+            settings, mail_from="", rcpt=row.to_email, raw=bytes(row.raw), on_data=data_starts
+        )
     except CredentialError as exc:
         # Nothing was sent; it waits for an administrator to enter the password again.
         return OutboxState.FAILED, str(exc)
@@ -59,43 +89,63 @@ def _attempt(row: OutboxMessage) -> tuple[OutboxState, str]:
 
 def send_outbox(outbox_id: int) -> OutboxState | None:
     """Try to send one row; return its new state, or None when it was not ours to send."""
-    if not _claim(outbox_id):
+    owner = new_owner()
+    if not _claim(outbox_id, owner):
         return None
     row = OutboxMessage.objects.select_related("mailbox__connection").get(pk=outbox_id)
-    row.attempts += 1
-    row.state, row.last_error = _attempt(row)
-    if row.state == OutboxState.PENDING:
-        row.next_attempt_at = timezone.now() + _retry_delay(row.attempts)
-    if row.state == OutboxState.SENT:
-        row.sent_at = timezone.now()
-    row.lease_until = None
-    row.save(
-        update_fields=[
-            "state",
-            "attempts",
-            "last_error",
-            "next_attempt_at",
-            "lease_until",
-            "sent_at",
-        ]
-    )
-    logger.info("outbox %s -> %s: %s", outbox_id, row.to_email, row.state)
-    return OutboxState(row.state)
+    smtp_on = row.mailbox.connection.smtp_enabled
+    if smtp_on:
+        row.attempts += 1
+    state, error = _attempt(row, owner)
+    changes: dict[str, object] = {
+        "state": state,
+        "attempts": row.attempts,
+        "last_error": error,
+        "lease_owner": "",
+        "lease_until": None,
+    }
+    if state == OutboxState.PENDING:
+        changes["next_attempt_at"] = timezone.now() + _retry_delay(row.attempts)
+        changes["data_started_at"] = None
+    if state == OutboxState.SENT:
+        changes["sent_at"] = timezone.now()
+    OutboxMessage.objects.filter(pk=outbox_id, lease_owner=owner).update(**changes)
+    if state == OutboxState.ABANDONED:
+        _alert_abandoned(row, error)
+    logger.info("outbox %s -> %s: %s", outbox_id, row.to_email, state)
+    return OutboxState(state)
 
 
-def abandon_expired() -> int:
-    """Mark rows whose sender died mid-send as abandoned; return how many."""
-    return OutboxMessage.objects.filter(
+def recover_interrupted() -> int:
+    """Rows whose sender died mid-send: retried when the data had not started to go out,
+    abandoned (with an alert) when it had. Returns how many were found."""
+    expired = OutboxMessage.objects.filter(
         state=OutboxState.SENDING, lease_until__lt=timezone.now()
-    ).update(state=OutboxState.ABANDONED, last_error="interrupted while sending; not retried")
+    )
+    retried = expired.filter(data_started_at__isnull=True).update(
+        state=OutboxState.PENDING,
+        lease_owner="",
+        lease_until=None,
+        last_error="interrupted before the message data went out; retried",
+    )
+    abandoned = list(expired.filter(data_started_at__isnull=False))
+    for row in abandoned:
+        OutboxMessage.objects.filter(pk=row.pk, state=OutboxState.SENDING).update(
+            state=OutboxState.ABANDONED, lease_owner="", lease_until=None, last_error=INTERRUPTED
+        )
+        _alert_abandoned(row, INTERRUPTED)
+    return retried + len(abandoned)
 
 
-def due_outbox_ids() -> list[int]:
-    """Rows waiting to be sent whose retry time has come."""
+def due_outbox_ids(limit: int | None = None) -> list[int]:
+    """Rows waiting to be sent whose retry time has come, through mailboxes that may send."""
     now = timezone.now()
-    return list(
-        OutboxMessage.objects.filter(state=OutboxState.PENDING)
+    ids = (
+        OutboxMessage.objects.filter(
+            state=OutboxState.PENDING, mailbox__connection__smtp_enabled=True
+        )
         .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
         .order_by("id")
         .values_list("id", flat=True)
     )
+    return list(ids[:limit] if limit is not None else ids)

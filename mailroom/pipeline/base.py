@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import ClassVar, Protocol
+from typing import Any, ClassVar, Protocol
 
 from mailroom.mime.parse import ParsedMessage
 from mailroom.models import Mailbox, Message, ProcessingRecord
@@ -20,6 +20,8 @@ class Context:
     automated_reason: str | None = None
     created: list[str] = field(default_factory=list)
     case_number: int | None = None
+    # Shared by the messages of one batch: what every message would look up the same way.
+    cache: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -12,3 +12,9 @@ STEPS: dict[str, type[Step]] = {step.name: step for step in (Classify, RunProces
 # Every incoming message: find out whether it is automatic mail, hand it to the mailbox's
 # processor (nothing / Lead / Case / plug-in), then decide whether to answer it.
 INBOUND: tuple[str, ...] = ("classify", "run_processor", "respond")
+
+# Mail that was on the server before the account was connected: classified and kept, converted
+# (Lead, Case) only when the administrator chose so. Its rules are evaluated for the audit
+# record, but the respond step never answers history.
+HISTORY: tuple[str, ...] = ("classify", "respond")
+HISTORY_CONVERTED: tuple[str, ...] = INBOUND

@@ -1,28 +1,81 @@
-"""Store a fetched message, its parsed fields, its processing record and the folder's cursor in
-one transaction, exactly once per (folder, UIDVALIDITY, UID)."""
+"""The only writer of message rows: store a fetched chunk of one folder in one transaction.
+
+Everything a chunk brings is written together: the message rows, their attachments, their
+processing records, further locations of messages already held, and the folder's cursor. The
+cursor update is fenced by the folder's sync lease, so a syncer whose lease was taken over
+cannot write; then the whole chunk rolls back and nothing is half-saved.
+
+Duplicates are resolved inside the transaction:
+- by location (folder, UIDVALIDITY, UID): a message stored already is skipped;
+- by content (SHA-256 of the raw bytes, within the mailbox): the same bytes at a new location
+  are the same email. In the same folder under a new UIDVALIDITY (the server renumbered the
+  folder) the stored row simply moves to its new location; in another folder it gains a
+  :class:`~mailroom.models.MessageCopy`. Either way it is neither listed nor processed twice.
+  Message-ID is never trusted for this: a sender chooses it.
+"""
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
+from django.db.models import F
+from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from mailroom.mime.addresses import Address
-from mailroom.mime.parse import AttachmentInfo, ParsedMessage, parse_message
-from mailroom.models import Attachment, Folder, Message, ProcessingRecord, ProcessingState
-from mailroom.store.raw import save_raw
-from mailroom.store.recent import remember
+from mailroom.mime.parse import ParsedMessage, parse_message
+from mailroom.models import (
+    Attachment,
+    Folder,
+    Message,
+    MessageCopy,
+    ProcessingRecord,
+    ProcessingState,
+)
+from mailroom.store.raw import digest_of, save_raw
 
 logger = logging.getLogger(__name__)
+
+# Placeholder kinds: a message left on the server because of its size, or a UID the server
+# would not return even when asked for it alone.
+TOO_LARGE = "too_large"
+MISSING = "missing"
+
+
+@dataclass
+class Fetched:
+    """One location to store: the bytes the server returned, or a placeholder for them."""
+
+    uid: int
+    raw: bytes | None
+    internal_date: datetime | None = None
+    size: int = 0
+    placeholder: str = ""
+    history: bool = False
+
+
+@dataclass
+class ChunkResult:
+    """What storing a chunk did; ``to_process`` are the new rows whose pipeline must run."""
+
+    stored: list[int] = field(default_factory=list)
+    to_process: list[int] = field(default_factory=list)
+    copies: int = 0
+
+
+class LeaseLost(Exception):
+    """The folder's sync lease is no longer ours: another syncer took over; nothing was written."""
 
 
 def _addresses(addresses: list[Address]) -> list[dict[str, str]]:
     return [{"name": a.name, "email": a.email} for a in addresses]
 
 
-def _message_fields(parsed: ParsedMessage) -> dict[str, object]:
+def message_fields(parsed: ParsedMessage) -> dict[str, object]:
+    """The columns of a message row that come from its parse."""
     sender = parsed.from_[0] if parsed.from_ else None
     return {
         "message_id": parsed.message_id[:998],
@@ -31,6 +84,7 @@ def _message_fields(parsed: ParsedMessage) -> dict[str, object]:
         "subject": parsed.subject,
         "from_name": sender.name[:300] if sender else "",
         "from_email": sender.email[:320] if sender else "",
+        "from_all": _addresses(parsed.from_),
         "to": _addresses(parsed.to),
         "cc": _addresses(parsed.cc),
         "reply_to": _addresses(parsed.reply_to),
@@ -44,110 +98,178 @@ def _message_fields(parsed: ParsedMessage) -> dict[str, object]:
     }
 
 
-def insert_message(
-    folder: Folder,
-    uidvalidity: int,
-    uid: int,
-    *,
-    raw_name: str,
-    digest: str,
-    size: int,
-    fields: dict[str, object],
-    attachments: list[AttachmentInfo],
-    record: dict[str, object],
-) -> Message | None:
-    """Insert the message row, its attachments and its processing record, and advance the
-    folder's cursor, all in one transaction; None when the location is already stored."""
+def _placeholder_text(item: Fetched) -> tuple[bytes, dict[str, object]]:
+    if item.placeholder == TOO_LARGE:
+        note = (
+            f"This message is {item.size} bytes, over the download limit "
+            "(MAILROOM_MAX_MESSAGE_BYTES); it was left on the server.\r\n"
+        )
+        subject = "(message too large, not downloaded)"
+        defect = f"message of {item.size} bytes exceeds the download limit"
+    else:
+        note = (
+            f"The server listed UID {item.uid} but did not return it, even when asked for it "
+            "alone; it may have been deleted meanwhile, or the server cannot read it.\r\n"
+        )
+        subject = "(message the server did not return)"
+        defect = "the server did not return this message"
+    return note.encode(), {"subject": subject, "defects": [defect], "is_malformed": True}
+
+
+@dataclass
+class _Prepared:
+    item: Fetched
+    name: str
+    digest: str
+    fields: dict[str, object]
+    attachments: list[dict[str, object]]
+
+
+def _prepare(item: Fetched) -> _Prepared:
+    """Parse and write the raw bytes, outside the transaction (the file write is idempotent)."""
+    if item.raw is None:
+        note, fields = _placeholder_text(item)
+        name, digest = save_raw(note)
+        return _Prepared(item, name, digest, {**fields, "placeholder": item.placeholder}, [])
+    raw = item.raw
+    digest = digest_of(raw)
     try:
-        with transaction.atomic():
-            message = Message.objects.create(
+        parsed = parse_message(raw)
+    # parse_message promises never to raise; a poison message must still be kept, raw.
+    except Exception as exc:
+        logger.exception("message at UID %s could not be parsed", item.uid)
+        parsed = ParsedMessage(defects=[f"message not parsed ({type(exc).__name__})"])
+    name, _ = save_raw(raw, digest)
+    attachments = [
+        {
+            "filename": a.filename[:500],
+            "content_type": a.content_type[:200],
+            "size": a.size,
+            "content_id": a.content_id[:500],
+            "part": a.part[:100],
+        }
+        for a in parsed.attachments
+    ]
+    return _Prepared(item, name, digest, message_fields(parsed), attachments)
+
+
+def _relocate_or_copy(first: Message, folder: Folder, uidvalidity: int, uid: int) -> None:
+    if first.folder_id == folder.pk and first.uidvalidity != uidvalidity:
+        # The folder was renumbered: the stored row moves to its new location.
+        Message.objects.filter(pk=first.pk).update(uidvalidity=uidvalidity, uid=uid)
+        first.uidvalidity, first.uid = uidvalidity, uid
+    else:
+        MessageCopy.objects.create(message=first, folder=folder, uidvalidity=uidvalidity, uid=uid)
+
+
+def store_chunk(
+    folder: Folder,
+    *,
+    owner: str,
+    uidvalidity: int,
+    items: list[Fetched],
+    cursor: int,
+    backlog: int = 0,
+) -> ChunkResult:
+    """Store ``items`` (fetched from ``folder`` under ``uidvalidity``) and move the cursor to
+    ``cursor``, in one transaction fenced by the lease ``owner`` holds on the folder.
+
+    Raises :class:`LeaseLost` (and writes nothing) when the lease is no longer ours.
+    """
+    prepared = [_prepare(item) for item in items]
+    result = ChunkResult()
+    with transaction.atomic():
+        moved = Folder.objects.filter(
+            pk=folder.pk,
+            lease_owner=owner,
+            lease_until__gte=timezone.now(),
+            uidvalidity=uidvalidity,
+            account_version=folder.account_version,
+        ).update(
+            last_uid=Greatest(F("last_uid"), cursor),
+            imported=F("imported") + len(items),
+            backlog=backlog,
+        )
+        if moved != 1:
+            raise LeaseLost(f"folder {folder.pk}: the sync lease was lost; chunk not stored")
+        if prepared:
+            _insert(folder, uidvalidity, prepared, result)
+    folder.last_uid = max(folder.last_uid, cursor)
+    return result
+
+
+def _insert(
+    folder: Folder, uidvalidity: int, prepared: list[_Prepared], result: ChunkResult
+) -> None:
+    uids = [p.item.uid for p in prepared]
+    here = {"folder": folder, "uidvalidity": uidvalidity, "uid__in": uids}
+    known = set(Message.objects.filter(**here).values_list("uid", flat=True))
+    known |= set(MessageCopy.objects.filter(**here).values_list("uid", flat=True))
+    digests = [p.digest for p in prepared if p.item.raw is not None]
+    held: dict[str, Message] = {}
+    for row in Message.objects.filter(mailbox_id=folder.mailbox_id, sha256__in=digests).only(
+        "id", "sha256", "folder_id", "uidvalidity", "uid"
+    ):
+        held.setdefault(row.sha256, row)
+    new_rows: list[Message] = []
+    pending: list[_Prepared] = []
+    first_in_chunk: set[str] = set()
+    later_copies: list[tuple[str, int]] = []
+    for p in prepared:
+        if p.item.uid in known:
+            continue
+        if p.item.raw is not None:
+            first = held.get(p.digest)
+            if first is not None:
+                _relocate_or_copy(first, folder, uidvalidity, p.item.uid)
+                result.copies += 1
+                continue
+            if p.digest in first_in_chunk:
+                later_copies.append((p.digest, p.item.uid))
+                continue
+            first_in_chunk.add(p.digest)
+        new_rows.append(
+            Message(
                 mailbox_id=folder.mailbox_id,
                 folder=folder,
                 uidvalidity=uidvalidity,
-                uid=uid,
-                raw=raw_name,
-                raw_size=size,
-                sha256=digest,
-                **fields,
+                uid=p.item.uid,
+                raw=p.name,
+                raw_size=p.item.size or len(p.item.raw or b""),
+                sha256=p.digest,
+                internal_date=p.item.internal_date,
+                is_history=p.item.history,
+                account_version=folder.account_version,
+                **p.fields,
             )
-            if attachments:
-                Attachment.objects.bulk_create(
-                    Attachment(
-                        message=message,
-                        filename=a.filename[:500],
-                        content_type=a.content_type[:200],
-                        size=a.size,
-                        content_id=a.content_id[:500],
-                        part=a.part[:100],
-                    )
-                    for a in attachments
-                )
-            ProcessingRecord.objects.create(message=message, **record)
-            advance_cursor(folder, uid)
-    except IntegrityError:
-        # Another worker stored this location between our check and our insert.
-        logger.info("message %s/%s/%s already stored", folder.pk, uidvalidity, uid)
-        return None
-    return message
-
-
-def store_incoming(
-    folder: Folder,
-    uidvalidity: int,
-    uid: int,
-    raw: bytes,
-    internal_date: datetime | None,
-) -> Message | None:
-    """Store one fetched message and advance the folder's cursor to ``uid``.
-
-    Returns the new message, or ``None`` when this location was already stored (a second pass
-    stores nothing twice). The raw bytes are kept whatever the parser thinks of them.
-    """
-    if Message.objects.filter(folder=folder, uidvalidity=uidvalidity, uid=uid).exists():
-        advance_cursor(folder, uid)
-        return None
-    parsed = parse_message(raw)
-    name, digest = save_raw(raw)
-    message = insert_message(
-        folder,
-        uidvalidity,
-        uid,
-        raw_name=name,
-        digest=digest,
-        size=len(raw),
-        fields={"internal_date": internal_date, **_message_fields(parsed)},
-        attachments=parsed.attachments,
-        record=_record_for_copy(folder, digest),
+        )
+        pending.append(p)
+    Message.objects.bulk_create(new_rows)
+    # The same bytes twice within one chunk: the later ones are copies of the first.
+    by_digest = {row.sha256: row for row, p in zip(new_rows, pending, strict=True) if p.item.raw}
+    MessageCopy.objects.bulk_create(
+        MessageCopy(message=by_digest[digest], folder=folder, uidvalidity=uidvalidity, uid=uid)
+        for digest, uid in later_copies
     )
-    if message is not None:
-        remember(message.pk, parsed)
-    return message
-
-
-def _record_for_copy(folder: Folder, digest: str) -> dict[str, object]:
-    """The processing record of a message whose exact bytes this mailbox already holds.
-
-    The same bytes at a new location are the same email: a folder renumbered by the server
-    (new UIDVALIDITY) or a copy in a second synced folder. It is stored at its new location
-    but not processed again, so it creates no second Case and no second reply. Message-ID
-    alone is never trusted for this: a sender chooses it.
-    """
-    first = (
-        Message.objects.filter(mailbox_id=folder.mailbox_id, sha256=digest)
-        .order_by("id")
-        .values_list("id", flat=True)
-        .first()
+    result.copies += len(later_copies)
+    Attachment.objects.bulk_create(
+        Attachment(message=row, **attachment)
+        for row, p in zip(new_rows, pending, strict=True)
+        for attachment in p.attachments
     )
-    if first is None:
-        return {}
-    return {
-        "state": ProcessingState.DONE,
-        "outcome": f"same message as #{first}; not processed again",
-        "processed_at": timezone.now(),
-    }
-
-
-def advance_cursor(folder: Folder, uid: int) -> None:
-    """Move the folder's last seen UID forward (never back)."""
-    Folder.objects.filter(pk=folder.pk, last_uid__lt=uid).update(last_uid=uid)
-    folder.last_uid = max(folder.last_uid, uid)
+    records = []
+    for row, p in zip(new_rows, pending, strict=True):
+        record = ProcessingRecord(message=row)
+        if p.item.placeholder:
+            record.state = ProcessingState.DONE
+            record.outcome = (
+                "not downloaded: too large"
+                if p.item.placeholder == TOO_LARGE
+                else "not returned by the server"
+            )
+            record.processed_at = timezone.now()
+        else:
+            result.to_process.append(row.pk)
+        records.append(record)
+    ProcessingRecord.objects.bulk_create(records)
+    result.stored = [row.pk for row in new_rows]

@@ -1,70 +1,63 @@
-"""Sync one folder: fetch every message above the folder's cursor, in batches, and store it.
+"""Sync one folder: fetch every message above the folder's cursor, in chunks, and store it.
 
-A folder is claimed with a lease (one UPDATE that works on SQLite and PostgreSQL alike), so two
-processes never sync the same folder at the same time.
+The folder is held by a lease with an owner token (see :mod:`mailroom.leases`), renewed after
+every chunk; each chunk is stored in one transaction fenced by that token, so two syncs of one
+folder never both write, and a killed sync holds the folder only until its lease runs out.
+
+What is new on the server is decided by UID only (``UID SEARCH UID n:*``, filtered to ``> n``),
+never by flags: someone reading the shared mailbox in webmail hides nothing from mailroom.
 """
 
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from django.db.models import Q
 from django.utils import timezone
 
 from mailroom import conf
-from mailroom.models import Folder
-from mailroom.store.incoming import advance_cursor, store_incoming
-from mailroom.store.placeholder import store_too_large
-from mailroom.transport.imap import ImapSession
+from mailroom.alerts import raise_alert
+from mailroom.leases import LeaseField, new_owner
+from mailroom.models import Folder, HistoryMode, Mailbox
+from mailroom.store.incoming import MISSING, TOO_LARGE, Fetched, LeaseLost, store_chunk
+from mailroom.transport.imap import FetchedMessage, ImapSession
 
 logger = logging.getLogger(__name__)
 
-LEASE = timedelta(minutes=10)
+FOLDER_LEASE = LeaseField(Folder)
+
+# INTERNALDATE has one-second precision and the server's clock is not ours: mail that arrived
+# this close before the cut-off still counts as new (imported, answered), never lost as history.
+CLOCK_MARGIN = timedelta(minutes=2)
 
 # The most message bytes one UID FETCH brings into memory.
 FETCH_BYTES = 32 * 1024 * 1024
 
 
+def lease_ttl() -> timedelta:
+    """How long a sync lease lasts without renewal."""
+    return timedelta(seconds=conf.LEASE_SECONDS)
+
+
 @dataclass
 class FolderReport:
-    """What one pass over a folder did."""
+    """What one sync of a folder did."""
 
     folder: str
     stored: int = 0
     too_large: int = 0
+    missing: int = 0
+    copies: int = 0
     skipped: bool = False
 
 
-def claim_folder(folder: Folder) -> bool:
-    """Take the folder's sync lease; False when another process holds it."""
-    now = timezone.now()
-    return (
-        Folder.objects.filter(pk=folder.pk)
-        .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
-        .update(lease_until=now + LEASE)
-        == 1
-    )
-
-
-def release_folder(folder: Folder) -> None:
-    """Give the lease back."""
-    Folder.objects.filter(pk=folder.pk).update(lease_until=None)
-
-
-def _rebaseline(folder: Folder, uidvalidity: int) -> None:
-    if folder.uidvalidity is not None:
-        # The server renumbered the folder. Stored mail is kept as it is; the cursor restarts.
-        logger.warning(
-            "folder %r: UIDVALIDITY changed from %s to %s; starting over",
-            folder.name,
-            folder.uidvalidity,
-            uidvalidity,
-        )
-    folder.uidvalidity = uidvalidity
-    folder.last_uid = 0
-    Folder.objects.filter(pk=folder.pk).update(uidvalidity=uidvalidity, last_uid=0)
+# Called after each stored chunk with (folder id, stored so far, still to fetch).
+Progress = Callable[[int, int, int], None]
+# Called after each committed chunk with the ids of the rows whose pipeline must run.
+Stored = Callable[[list[int]], None]
 
 
 def _by_volume(uids: list[int], sizes: dict[int, int]) -> list[list[int]]:
@@ -81,46 +74,163 @@ def _by_volume(uids: list[int], sizes: dict[int, int]) -> list[list[int]]:
     return chunks
 
 
-def _store_chunk(
-    session: ImapSession,
-    folder: Folder,
-    uidvalidity: int,
-    chunk: list[int],
-    sizes: dict[int, int],
-    report: FolderReport,
-) -> None:
-    wanted = [uid for uid in chunk if sizes.get(uid, 0) <= conf.MAX_MESSAGE_BYTES]
-    fetched = {message.uid: message for message in session.fetch(wanted)}
-    # Store in UID order, so the cursor never passes a message that is not stored yet.
-    for uid in chunk:
-        if uid in fetched:
-            message = fetched[uid]
-            stored = store_incoming(folder, uidvalidity, uid, message.raw, message.internal_date)
-            report.stored += stored is not None
-        elif sizes.get(uid, 0) > conf.MAX_MESSAGE_BYTES:
-            store_too_large(folder, uidvalidity, uid, sizes[uid])
-            report.too_large += 1
+def _import_from(mailbox: Mailbox) -> datetime | None:
+    """Mail that arrived before this moment is not imported at all (None: import everything)."""
+    started = mailbox.account_started_at
+    if started is None or mailbox.history_mode == HistoryMode.ALL:
+        return None
+    if mailbox.history_mode == HistoryMode.DAYS:
+        return started - timedelta(days=mailbox.history_days or 0)
+    return started
 
 
-def sync_folder(session: ImapSession, folder: Folder) -> FolderReport:
-    """Store every message of ``folder`` above its cursor; return what was done."""
-    report = FolderReport(folder=folder.name)
-    if not claim_folder(folder):
-        report.skipped = True
-        return report
-    try:
-        state = session.examine(folder.name)
-        if folder.uidvalidity != state.uidvalidity:
-            _rebaseline(folder, state.uidvalidity)
-        uids = session.uids_after(folder.last_uid)
+def _baseline(folder: Folder, owner: str, uidvalidity: int) -> None:
+    """Set the cursor of a folder seen for the first time, or renumbered by the server."""
+    mailbox = folder.mailbox
+    changes: dict[str, object] = {"uidvalidity": uidvalidity, "last_uid": 0}
+    if folder.account_version != mailbox.account_version or folder.uidvalidity is None:
+        # A new folder, or one of a new account: what is on the server now is history.
+        changes["account_version"] = mailbox.account_version
+        changes["history_before"] = mailbox.account_started_at or timezone.now()
+        changes["imported"] = 0
+    else:
+        # UIDVALIDITY changed: the server renumbered the folder. Start over; stored mail is
+        # matched again by content, and what is not matched is treated as history.
+        changes["history_before"] = timezone.now()
+        raise_alert(
+            mailbox.pk,
+            f"uidvalidity:{folder.name}",
+            f"The server renumbered the folder {folder.name!r} (UIDVALIDITY "
+            f"{folder.uidvalidity} → {uidvalidity}). Mail already stored was matched again by "
+            "content; none of it was processed or answered twice.",
+        )
+    if Folder.objects.filter(FOLDER_LEASE.held_by(owner), pk=folder.pk).update(**changes) != 1:
+        raise LeaseLost(f"folder {folder.pk}: the sync lease was lost")
+    for name, value in changes.items():
+        setattr(folder, name, value)
+
+
+class _Syncer:
+    def __init__(
+        self,
+        session: ImapSession,
+        folder: Folder,
+        owner: str,
+        on_stored: Stored | None,
+        progress: Progress | None,
+    ) -> None:
+        self.session = session
+        self.folder = folder
+        self.owner = owner
+        self.on_stored = on_stored
+        self.progress = progress
+        self.report = FolderReport(folder=folder.name)
+        self.import_from = _import_from(folder.mailbox)
+        self.deadline = time.monotonic() + conf.SYNC_TASK_SECONDS
+
+    def run(self) -> FolderReport:
+        folder = self.folder
+        state = self.session.examine(folder.name)
+        if (
+            folder.uidvalidity != state.uidvalidity
+            or folder.account_version != folder.mailbox.account_version
+        ):
+            _baseline(folder, self.owner, state.uidvalidity)
+        uids = self.session.uids_after(folder.last_uid)
+        position = {uid: index for index, uid in enumerate(uids)}
         for start in range(0, len(uids), conf.FETCH_BATCH):
+            if time.monotonic() > self.deadline:
+                logger.warning("folder %s: sync ran out of time; it resumes next time", folder.pk)
+                break
             batch = uids[start : start + conf.FETCH_BATCH]
-            sizes = session.sizes(batch)
+            sizes = self.session.sizes(batch)
             for chunk in _by_volume(batch, sizes):
-                _store_chunk(session, folder, state.uidvalidity, chunk, sizes, report)
-            # UIDs expunged between SEARCH and FETCH are gone for good: move past them.
-            advance_cursor(folder, batch[-1])
-        Folder.objects.filter(pk=folder.pk).update(last_synced_at=timezone.now(), missing=False)
+                self._chunk(state.uidvalidity, chunk, sizes, len(uids) - position[chunk[-1]] - 1)
+            if not FOLDER_LEASE.renew(folder.pk, self.owner, lease_ttl()):
+                raise LeaseLost(f"folder {folder.pk}: the sync lease was lost")
+        return self.report
+
+    def _history(self, message: FetchedMessage) -> tuple[bool, bool]:
+        """(store it, as history) for a message of the server."""
+        arrived = message.internal_date
+        before = self.folder.history_before
+        if arrived is None or before is None or arrived >= before - CLOCK_MARGIN:
+            return True, False
+        if self.import_from is not None and arrived < self.import_from - CLOCK_MARGIN:
+            return False, True
+        return True, True
+
+    def _chunk(self, uidvalidity: int, chunk: list[int], sizes: dict[int, int], left: int) -> None:
+        limit = conf.MAX_MESSAGE_BYTES
+        wanted = [uid for uid in chunk if sizes.get(uid, 0) <= limit]
+        fetched = {m.uid: m for m in self.session.fetch(wanted)}
+        items: list[Fetched] = []
+        for uid in chunk:
+            if uid not in sizes:
+                continue  # expunged before we asked for its size
+            if sizes[uid] > limit:
+                items.append(Fetched(uid=uid, raw=None, size=sizes[uid], placeholder=TOO_LARGE))
+                self.report.too_large += 1
+                continue
+            message = fetched.get(uid) or self._refetch(uid)
+            if message is None:
+                if uid in self.session.uids_after(uid - 1):
+                    items.append(Fetched(uid=uid, raw=None, size=sizes[uid], placeholder=MISSING))
+                    self.report.missing += 1
+                else:
+                    logger.info("folder %s: UID %s was expunged meanwhile", self.folder.pk, uid)
+                continue
+            keep, history = self._history(message)
+            if keep:
+                items.append(
+                    Fetched(
+                        uid=uid,
+                        raw=message.raw,
+                        internal_date=message.internal_date,
+                        size=len(message.raw),
+                        history=history,
+                    )
+                )
+        result = store_chunk(
+            self.folder,
+            owner=self.owner,
+            uidvalidity=uidvalidity,
+            items=items,
+            cursor=chunk[-1],
+            backlog=left,
+        )
+        self.report.stored += len(result.stored)
+        self.report.copies += result.copies
+        if self.on_stored and result.to_process:
+            self.on_stored(result.to_process)
+        if self.progress:
+            self.progress(self.folder.pk, self.report.stored, left)
+
+    def _refetch(self, uid: int) -> FetchedMessage | None:
+        """A UID the server left out of a FETCH reply is asked for again, alone."""
+        logger.info("folder %s: UID %s left out of a FETCH reply", self.folder.pk, uid)
+        again = self.session.fetch([uid])
+        return again[0] if again and again[0].uid == uid else None
+
+
+def sync_folder(
+    folder_id: int,
+    session: ImapSession,
+    *,
+    on_stored: Stored | None = None,
+    progress: Progress | None = None,
+) -> FolderReport:
+    """Store every message of the folder above its cursor, over ``session``.
+
+    Returns a report with ``skipped`` set when another sync holds the folder.
+    """
+    owner = new_owner()
+    if not FOLDER_LEASE.claim(folder_id, owner, lease_ttl()):
+        folder_name = Folder.objects.filter(pk=folder_id).values_list("name", flat=True).first()
+        return FolderReport(folder=folder_name or "", skipped=True)
+    try:
+        folder = Folder.objects.select_related("mailbox").get(pk=folder_id)
+        report = _Syncer(session, folder, owner, on_stored, progress).run()
     finally:
-        release_folder(folder)
+        FOLDER_LEASE.release(folder_id, owner)
     return report

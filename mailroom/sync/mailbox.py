@@ -1,17 +1,34 @@
-"""Sync every selected folder of a mailbox over one IMAP session and record its health."""
+"""Sync the folders of one mailbox over one IMAP session, and keep the mailbox's health.
+
+Failures are classified in one place (:func:`mailroom.transport.errors.classify`) and acted on
+here:
+- refused credentials stop the mailbox: status "authentication failed", one alert, and no
+  further LOGIN with the same credential version (a lockout or fail2ban ban is worse than a
+  stopped mailbox); it resumes when the user name or password changes;
+- transient failures (server down, timeouts, too many connections) retry with exponential
+  backoff and jitter up to a cap: status "degraded", one alert once they have lasted a while,
+  one notice on recovery;
+- a folder gone from the server is marked missing, its mail kept; the other folders go on.
+"""
 
 from __future__ import annotations
 
 import logging
+import random
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from django.utils import timezone
 
+from mailroom import conf
+from mailroom.alerts import notify, raise_alert, resolve_alert
 from mailroom.credentials import CredentialError
 from mailroom.mailboxes.servers import imap_settings
 from mailroom.models import Folder, Mailbox, MailboxStatus
-from mailroom.sync.folder import FolderReport, sync_folder
-from mailroom.transport.errors import AuthFailed, FolderMissing, TransportError
+from mailroom.store.incoming import LeaseLost
+from mailroom.sync.folder import FolderReport, Progress, Stored, sync_folder
+from mailroom.transport.errors import TransportError, classify
 from mailroom.transport.imap import ImapSession
 
 logger = logging.getLogger(__name__)
@@ -19,7 +36,7 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class MailboxReport:
-    """What one pass over a mailbox did, and the error that stopped it, if any."""
+    """What one sync of a mailbox did, and the error that stopped it, if any."""
 
     mailbox_id: int
     folders: list[FolderReport] = field(default_factory=list)
@@ -27,46 +44,174 @@ class MailboxReport:
 
     @property
     def stored(self) -> int:
-        """Messages stored in this pass."""
+        """Messages stored."""
         return sum(f.stored for f in self.folders)
 
 
-def set_status(mailbox: Mailbox, status: MailboxStatus, detail: str = "") -> None:
-    updates: dict[str, object] = {"status": status, "status_detail": detail}
-    if status == MailboxStatus.OK:
-        updates["last_synced_at"] = timezone.now()
-    Mailbox.objects.filter(pk=mailbox.pk).update(**updates)
+def backoff(failures: int) -> timedelta:
+    """The wait before the next try after ``failures`` transient failures in a row: doubling
+    from 5 s up to the cap, with jitter so that many mailboxes of one server spread out."""
+    base = min(conf.RETRY_CAP_SECONDS, 5 * 2 ** min(failures - 1, 20))
+    return timedelta(seconds=base * random.uniform(0.5, 1.0))  # noqa: S311 (not for secrets)
 
 
-def sync_mailbox(mailbox_id: int) -> MailboxReport:
-    """Fetch new mail from every selected folder of the mailbox."""
+def why_not_syncing(mailbox: Mailbox, *, force: bool = False) -> str | None:
+    """Why the mailbox must not connect now, or None. ``force`` ignores a pending backoff."""
+    if not mailbox.connection.imap_enabled:
+        return "IMAP is disabled for this mailbox"
+    if mailbox.auth_failed_version == mailbox.credential_version:
+        return "the server refused the login; waiting for new credentials"
+    if not force and mailbox.retry_at is not None and mailbox.retry_at > timezone.now():
+        return "waiting before the next try"
+    return None
+
+
+def _schedule_polls(folder_ids: Iterable[int]) -> None:
+    Folder.objects.filter(pk__in=list(folder_ids)).update(
+        next_poll_at=timezone.now() + timedelta(seconds=conf.POLL_SECONDS)
+    )
+
+
+def _succeeded(mailbox: Mailbox) -> None:
+    now = timezone.now()
+    if mailbox.failing_since is not None and resolve_alert(mailbox.pk, "degraded"):
+        notify(mailbox.pk, "recovered", f"{mailbox.label}: the mail server is reachable again.")
+    resolve_alert(mailbox.pk, "auth")
+    Mailbox.objects.filter(pk=mailbox.pk).update(
+        status=MailboxStatus.OK,
+        status_detail="",
+        last_synced_at=now,
+        failing_since=None,
+        failures=0,
+        retry_at=None,
+    )
+
+
+def record_failure(mailbox: Mailbox, exc: BaseException) -> str:
+    """Act on a failure to reach or log in to the mailbox's server; return its description."""
+    failure = classify(exc)
+    now = timezone.now()
+    if failure.kind == "auth":
+        Mailbox.objects.filter(pk=mailbox.pk).update(
+            status=MailboxStatus.AUTH_ERROR,
+            status_detail=failure.reason,
+            auth_failed_version=mailbox.credential_version,
+        )
+        raise_alert(
+            mailbox.pk,
+            "auth",
+            f"{mailbox.label}: the IMAP server refused the login ({failure.reason}). Sync is "
+            "stopped until the user name or password is changed.",
+        )
+        return failure.reason
+    failures = mailbox.failures + 1
+    since = mailbox.failing_since or now
+    status = MailboxStatus.DEGRADED if failure.kind == "transient" else MailboxStatus.ERROR
+    Mailbox.objects.filter(pk=mailbox.pk).update(
+        status=status,
+        status_detail=failure.reason,
+        failing_since=since,
+        failures=failures,
+        retry_at=now + backoff(failures),
+    )
+    if now - since >= timedelta(minutes=conf.DEGRADED_ALERT_MINUTES):
+        raise_alert(
+            mailbox.pk,
+            "degraded",
+            f"{mailbox.label}: mail cannot be fetched since {since:%Y-%m-%d %H:%M} UTC "
+            f"({failure.reason}); mailroom keeps trying.",
+        )
+    return failure.reason
+
+
+def sync_mailbox(
+    mailbox_id: int,
+    folder_ids: Iterable[int] | None = None,
+    *,
+    session: ImapSession | None = None,
+    force: bool = False,
+    on_stored: Stored | None = None,
+    progress: Progress | None = None,
+) -> MailboxReport:
+    """Fetch new mail from the mailbox's selected folders (or only ``folder_ids``)."""
     report = MailboxReport(mailbox_id=mailbox_id)
     mailbox = Mailbox.objects.select_related("connection").get(pk=mailbox_id)
-    connection = mailbox.connection
-    folders = list(mailbox.folders.filter(selected=True))
-    if not connection.imap_enabled or not folders:
+    folders = mailbox.folders.filter(selected=True)
+    if folder_ids is not None:
+        folders = folders.filter(pk__in=list(folder_ids))
+    wanted = list(folders.values_list("pk", flat=True))
+    if not wanted:
+        return report
+    reason = why_not_syncing(mailbox, force=force)
+    if reason is not None:
+        if mailbox.connection.imap_enabled:
+            report.error = reason
+        else:
+            # Switched off by the administrator: nothing to report but the status.
+            Mailbox.objects.filter(pk=mailbox.pk).update(
+                status=MailboxStatus.DISABLED, status_detail=reason
+            )
+        _schedule_polls(wanted)
         return report
     try:
-        settings = imap_settings(connection)
+        if session is not None:
+            _sync_folders(mailbox, wanted, session, report, on_stored, progress)
+        else:
+            with ImapSession(imap_settings(mailbox.connection)) as opened:
+                _sync_folders(mailbox, wanted, opened, report, on_stored, progress)
     except CredentialError as exc:
         report.error = str(exc)
-        set_status(mailbox, MailboxStatus.AUTH_ERROR, str(exc))
+        Mailbox.objects.filter(pk=mailbox.pk).update(
+            status=MailboxStatus.AUTH_ERROR, status_detail=str(exc)
+        )
         return report
-    try:
-        with ImapSession(settings) as session:
-            for folder in folders:
-                try:
-                    report.folders.append(sync_folder(session, folder))
-                except FolderMissing as exc:
-                    logger.warning("mailbox %s: %s", mailbox.label, exc)
-                    Folder.objects.filter(pk=folder.pk).update(missing=True)
-    except AuthFailed as exc:
+    except LeaseLost as exc:
+        # Another sync took the folder over (this one stalled past its lease): not a failure
+        # of the mailbox; that sync carries on.
         report.error = str(exc)
-        set_status(mailbox, MailboxStatus.AUTH_ERROR, str(exc))
         return report
     except TransportError as exc:
-        report.error = str(exc)
-        set_status(mailbox, MailboxStatus.DEGRADED, str(exc))
+        report.error = record_failure(mailbox, exc)
+        _schedule_polls(wanted)
         return report
-    set_status(mailbox, MailboxStatus.OK)
+    except Exception as exc:
+        Mailbox.objects.filter(pk=mailbox.pk).update(
+            status=MailboxStatus.ERROR, status_detail=f"internal error: {type(exc).__name__}"
+        )
+        _schedule_polls(wanted)
+        raise
+    _succeeded(mailbox)
+    _schedule_polls(wanted)
     return report
+
+
+def _sync_folders(
+    mailbox: Mailbox,
+    folder_ids: list[int],
+    session: ImapSession,
+    report: MailboxReport,
+    on_stored: Stored | None,
+    progress: Progress | None,
+) -> None:
+    for folder_id in folder_ids:
+        try:
+            report.folders.append(
+                sync_folder(folder_id, session, on_stored=on_stored, progress=progress)
+            )
+        except TransportError as exc:
+            failure = classify(exc)
+            if failure.kind != "folder_missing":
+                raise
+            name = Folder.objects.get(pk=folder_id).name
+            logger.warning("mailbox %s: %s", mailbox.label, failure.reason)
+            Folder.objects.filter(pk=folder_id).update(missing=True, last_error=failure.reason)
+            raise_alert(
+                mailbox.pk,
+                f"missing:{name}",
+                f"{mailbox.label}: the folder {name!r} is gone from the server; its mail stays "
+                "in mailroom.",
+            )
+            continue
+        Folder.objects.filter(pk=folder_id).update(
+            missing=False, last_error="", last_synced_at=timezone.now()
+        )

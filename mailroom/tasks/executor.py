@@ -1,9 +1,10 @@
-"""The embedded task executor: one worker thread running task functions by name.
+"""The embedded task executor: a pool of worker threads per queue, running registry tasks.
 
-In the scale-out shape Celery runs the same functions; here a queue does. Tasks carry ids only,
-and a task already waiting is not queued twice (a burst of IDLE notifications for one mailbox
-becomes one pass). Durable state is in the database, so what is lost with the queue at a stop
-is found again by the next pass.
+In the scale-out shape Celery runs the same functions; here in-process queues do. Each queue
+(sync, process, send, sweep) has its own workers, so a slow SMTP server or a big first import
+never holds up another mailbox's mail. A task already waiting is not queued twice (a burst of
+notifications for one folder becomes one sync). Durable state is in the database, so what is
+lost with the queues at a stop is found again by the next sweep.
 """
 
 from __future__ import annotations
@@ -11,78 +12,88 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from collections.abc import Callable
 
 from django.db import close_old_connections
 
-from mailroom.tasks.passes import run_pass
+from mailroom.tasks.registry import QUEUES, TASKS
 
 logger = logging.getLogger(__name__)
 
-
-def _pass(mailbox_id: int | None) -> None:
-    report = run_pass(mailbox_id)
-    if report.stored or report.sent or any(m.error for m in report.mailboxes):
-        logger.info(
-            "pass over %s: %s stored, %s processed, %s sent%s",
-            "all mailboxes" if mailbox_id is None else f"mailbox {mailbox_id}",
-            report.stored,
-            report.processed,
-            report.sent,
-            "".join(f"; mailbox {m.mailbox_id}: {m.error}" for m in report.mailboxes if m.error),
-        )
+Key = tuple[str, tuple[object, ...]]
+_STOP: Key = ("", ())
 
 
-# Task name -> function. Arguments are ids (or None for "all").
-TASKS: dict[str, Callable[[int | None], None]] = {"run_pass": _pass}
+class EmbeddedExecutor:
+    """Runs submitted tasks on per-queue worker threads."""
 
-_STOP = ("", None)
-
-
-class EmbeddedExecutor(threading.Thread):
-    """Runs submitted tasks one at a time (SQLite has one writer anyway)."""
-
-    def __init__(self) -> None:
-        super().__init__(name="mailroom-executor", daemon=True)
-        self._queue: queue.Queue[tuple[str, int | None]] = queue.Queue()
-        self._waiting: set[tuple[str, int | None]] = set()
+    def __init__(self, workers: dict[str, int] | None = None) -> None:
+        self._workers = workers or QUEUES
+        self._queues: dict[str, queue.Queue[Key]] = {name: queue.Queue() for name in self._workers}
+        self._waiting: set[Key] = set()
+        self._running = 0
         self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)
+        self._threads: list[threading.Thread] = []
 
-    def submit(self, name: str, arg: int | None = None) -> None:
-        """Queue ``TASKS[name](arg)`` unless the same task is already waiting."""
-        if name not in TASKS:
-            raise KeyError(f"no task named {name!r}")
-        key = (name, arg)
+    def start(self) -> None:
+        """Start the worker threads."""
+        for name, count in self._workers.items():
+            for index in range(count):
+                thread = threading.Thread(
+                    target=self._work, args=(name,), name=f"mailroom-{name}-{index}", daemon=True
+                )
+                thread.start()
+                self._threads.append(thread)
+
+    def submit(self, name: str, *args: object) -> None:
+        """Queue ``TASKS[name](*args)`` unless the same task is already waiting."""
+        task = TASKS[name]
+        key: Key = (name, args)
         with self._lock:
             if key in self._waiting:
                 return
             self._waiting.add(key)
-        self._queue.put(key)
+        self._queues[task.queue].put(key)
 
-    def run(self) -> None:
+    def _work(self, queue_name: str) -> None:
+        tasks = self._queues[queue_name]
         while True:
-            key = self._queue.get()
+            key = tasks.get()
             if key == _STOP:
                 return
             with self._lock:
                 self._waiting.discard(key)
-            name, arg = key
+                self._running += 1
+            name, args = key
             try:
-                TASKS[name](arg)
+                TASKS[name].run(*args)
             except Exception:
-                logger.exception("task %s(%s) failed", name, arg)
+                logger.exception("task %s%s failed", name, args)
             finally:
                 close_old_connections()
+                with self._lock:
+                    self._running -= 1
+                    self._idle.notify_all()
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Block until no task is waiting or running; False on timeout."""
+        with self._lock:
+            return self._idle.wait_for(
+                lambda: not self._waiting and self._running == 0, timeout=timeout
+            )
 
     def stop(self, timeout: float = 60.0) -> None:
-        """Finish the running task, drop the rest, and end the thread."""
+        """Finish the running tasks, drop the waiting ones, and end the threads."""
         with self._lock:
             self._waiting.clear()
-        while True:
-            try:
-                self._queue.get_nowait()
-            except queue.Empty:
-                break
-        self._queue.put(_STOP)
-        if self.is_alive():
-            self.join(timeout)
+        for tasks in self._queues.values():
+            while True:
+                try:
+                    tasks.get_nowait()
+                except queue.Empty:
+                    break
+        for name, count in self._workers.items():
+            for _ in range(count):
+                self._queues[name].put(_STOP)
+        for thread in self._threads:
+            thread.join(timeout)

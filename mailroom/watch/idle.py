@@ -1,21 +1,28 @@
-"""Push: one thread per watched folder holds an IMAP IDLE and asks for a pass on new mail.
+"""Push: a thread per watched folder holds an IMAP IDLE and fetches new mail on that connection.
 
-A watcher connects, opens the folder read-only, asks for one catch-up pass (mail may have come
-while it was away), then IDLEs. A broken connection is retried with exponential backoff (1 s to
-5 min). A server without IDLE ends the watcher; the supervisor's periodic poll covers it.
+A watcher logs in once, syncs the folder (mail may have come while it was away), then IDLEs.
+When the server announces new mail it leaves IDLE and syncs that folder at once over the same
+connection: no second login, no other mailbox touched. It re-issues IDLE well before the
+29 minutes of RFC 2177 and syncs again every poll interval as a safety net. A broken connection
+is retried with exponential backoff and jitter; a refused login is not retried until the
+credentials change; a server without IDLE leaves the folder to the sweep's polls.
 """
 
 from __future__ import annotations
 
 import logging
+import random
 import threading
+import time
 from collections.abc import Callable
 
 from django.db import close_old_connections
 
+from mailroom import conf
 from mailroom.mailboxes.servers import imap_settings
-from mailroom.models import Mailbox
-from mailroom.transport.errors import AuthFailed, TransportError
+from mailroom.models import Folder, Mailbox
+from mailroom.sync.mailbox import record_failure, sync_mailbox, why_not_syncing
+from mailroom.transport.errors import TransportError
 from mailroom.transport.imap import IdleUnsupported, ImapSession, wait_for_change
 
 logger = logging.getLogger(__name__)
@@ -26,50 +33,90 @@ MAX_BACKOFF = 300.0
 
 
 class IdleWatcher(threading.Thread):
-    """Watches one folder of one mailbox; calls ``on_change(mailbox_id)`` when mail arrives."""
+    """Watches one folder of one mailbox and syncs it when the server announces mail."""
 
-    def __init__(self, mailbox_id: int, folder: str, on_change: Callable[[int], None]) -> None:
-        super().__init__(name=f"mailroom-idle-{mailbox_id}-{folder}", daemon=True)
+    def __init__(
+        self, mailbox_id: int, folder_id: int, on_stored: Callable[[list[int]], None]
+    ) -> None:
+        super().__init__(name=f"mailroom-idle-{mailbox_id}-{folder_id}", daemon=True)
         self.mailbox_id = mailbox_id
-        self.folder = folder
-        self._on_change = on_change
+        self.folder_id = folder_id
+        self._on_stored = on_stored
         self._stopping = threading.Event()
+        self.finished_reason = ""
 
     def stop(self) -> None:
-        """Ask the watcher to end; it notices within a second."""
+        """Ask the watcher to end; it notices within a few seconds."""
         self._stopping.set()
 
     def run(self) -> None:
+        # Spread the first logins of many watchers over a second or two.
+        self._stopping.wait(random.uniform(0, 2.0))  # noqa: S311 (not for secrets)
         backoff = 1.0
         while not self._stopping.is_set():
             try:
                 self._watch()
                 return
             except IdleUnsupported:
-                logger.info("mailbox %s: no IDLE; polling only", self.mailbox_id)
+                self.finished_reason = "the server does not offer IDLE; polling only"
+                logger.info("mailbox %s: %s", self.mailbox_id, self.finished_reason)
                 return
-            except AuthFailed as exc:
-                # Retrying a refused password risks a lockout; wait for the settings to change.
-                logger.warning("mailbox %s: %s; watcher stopped", self.mailbox_id, exc)
+            except _NotNow as exc:
+                self.finished_reason = str(exc)
                 return
-            except (TransportError, Mailbox.DoesNotExist) as exc:
-                logger.info(
-                    "mailbox %s: watcher reconnects in %.0f s: %s", self.mailbox_id, backoff, exc
-                )
+            except (TransportError, OSError) as exc:
+                self._failed(exc, backoff)
             except Exception:
                 logger.exception("mailbox %s: watcher failed", self.mailbox_id)
             finally:
                 close_old_connections()
-            self._stopping.wait(backoff)
+            self._stopping.wait(backoff * random.uniform(0.5, 1.0))  # noqa: S311
             backoff = min(backoff * 2, MAX_BACKOFF)
 
+    def _failed(self, exc: BaseException, backoff: float) -> None:
+        try:
+            mailbox = Mailbox.objects.get(pk=self.mailbox_id)
+        except Mailbox.DoesNotExist:
+            self._stopping.set()
+            return
+        reason = record_failure(mailbox, exc)
+        logger.info(
+            "mailbox %s: watcher reconnects in ≤%.0f s: %s", self.mailbox_id, backoff, reason
+        )
+
+    def _sync(self, session: ImapSession) -> None:
+        sync_mailbox(
+            self.mailbox_id,
+            [self.folder_id],
+            session=session,
+            force=True,
+            on_stored=self._on_stored,
+        )
+        close_old_connections()
+
     def _watch(self) -> None:
-        connection = Mailbox.objects.select_related("connection").get(pk=self.mailbox_id).connection
-        settings = imap_settings(connection)
+        mailbox = Mailbox.objects.select_related("connection").get(pk=self.mailbox_id)
+        reason = why_not_syncing(mailbox, force=True)
+        if reason is not None:
+            raise _NotNow(reason)
+        folder = Folder.objects.get(pk=self.folder_id)
+        settings = imap_settings(mailbox.connection)
         close_old_connections()
         with ImapSession(settings) as session:
-            session.examine(self.folder)
-            self._on_change(self.mailbox_id)
+            self._sync(session)
+            session.examine(folder.name)
+            last_sync = time.monotonic()
             while not self._stopping.is_set():
-                if wait_for_change(session, seconds=IDLE_SECONDS, stop=self._stopping.is_set):
-                    self._on_change(self.mailbox_id)
+                wait = min(
+                    IDLE_SECONDS, max(1.0, conf.POLL_SECONDS - (time.monotonic() - last_sync))
+                )
+                changed = wait_for_change(session, seconds=wait, stop=self._stopping.is_set)
+                if self._stopping.is_set():
+                    return
+                if changed or time.monotonic() - last_sync >= conf.POLL_SECONDS:
+                    self._sync(session)
+                    last_sync = time.monotonic()
+
+
+class _NotNow(Exception):
+    """The mailbox must not connect now (disabled, or its login was refused)."""

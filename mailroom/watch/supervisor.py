@@ -1,77 +1,125 @@
-"""Keeps one IDLE watcher per selected folder and runs a periodic poll pass as a safety net.
+"""The watch loop: holds mailboxes by lease and keeps one IDLE watcher per selected folder.
 
-Every poll interval it asks for a pass over all mailboxes (which also retries due outbox rows
-and pending messages), then starts watchers for folders newly selected and stops those whose
-folder, mailbox or connection settings changed.
+Every few seconds it claims mailboxes that no live watcher holds (up to its capacity), renews
+the leases it holds, starts watchers for their selected folders and stops those whose mailbox
+settings or folder selection changed, or whose lease was lost. A killed watch process's leases
+run out within the lease time and another process (or this one, restarted) takes them over.
+The same loop runs the sweep, which polls folders no watcher holds and finds lost work.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from datetime import timedelta
 
 from django.db import close_old_connections
+from django.db.models import Q
+from django.utils import timezone
 
-from mailroom.models import Folder
-from mailroom.tasks.executor import EmbeddedExecutor
+from mailroom import conf
+from mailroom.leases import LeaseField, new_owner
+from mailroom.models import Folder, Mailbox
+from mailroom.tasks.dispatch import Executor
+from mailroom.tasks.jobs import enqueue_processing
 from mailroom.watch.idle import IdleWatcher
 
 logger = logging.getLogger(__name__)
 
-WatchKey = tuple[int, str, str]
+WATCH_LEASE = LeaseField(Mailbox, owner="watch_owner", until="watch_until")
 
+# (mailbox id, folder id, settings version): a changed mailbox gets fresh watchers.
+WatchKey = tuple[int, int, str]
 
-def wanted_watches() -> set[WatchKey]:
-    """(mailbox id, folder, settings version) of every folder that should be watched."""
-    rows = Folder.objects.filter(
-        selected=True, missing=False, mailbox__connection__imap_enabled=True
-    ).values_list("mailbox_id", "name", "mailbox__updated_at")
-    return {(mailbox_id, name, str(updated)) for mailbox_id, name, updated in rows}
+LOOP_SECONDS = 2.0
 
 
 class Supervisor(threading.Thread):
-    """The embedded watcher: IDLE push where the server offers it, polling everywhere."""
+    """The embedded watcher: IDLE push where the server offers it, sweeps everywhere."""
 
-    def __init__(
-        self, executor: EmbeddedExecutor, poll_seconds: float, *, idle: bool = True
-    ) -> None:
+    def __init__(self, executor: Executor, *, idle: bool = True, capacity: int = 5000) -> None:
         super().__init__(name="mailroom-supervisor", daemon=True)
         self.executor = executor
-        self.poll_seconds = poll_seconds
         self.idle = idle
+        self.capacity = capacity
+        self.owner = new_owner()
         self._watchers: dict[WatchKey, IdleWatcher] = {}
         self._stopping = threading.Event()
+        self._last_sweep = 0.0
 
     def run(self) -> None:
         while not self._stopping.is_set():
-            self.executor.submit("run_pass", None)
-            if self.idle:
-                try:
+            try:
+                if self.idle:
                     self._reconcile()
-                except Exception:
-                    logger.exception("could not update the IDLE watchers")
-                finally:
-                    close_old_connections()
-            self._stopping.wait(self.poll_seconds)
+                self.executor.submit("sweep")
+            except Exception:
+                logger.exception("the watch loop failed; trying again")
+            finally:
+                close_old_connections()
+            self._stopping.wait(LOOP_SECONDS)
 
-    def _on_change(self, mailbox_id: int) -> None:
-        self.executor.submit("run_pass", mailbox_id)
+    def _ttl(self) -> timedelta:
+        return timedelta(seconds=conf.LEASE_SECONDS)
+
+    def _held(self) -> set[int]:
+        """Renew what we hold and claim more, up to capacity; return the mailbox ids held."""
+        now = timezone.now()
+        Mailbox.objects.filter(WATCH_LEASE.held_by(self.owner)).update(
+            watch_until=now + self._ttl()
+        )
+        held = set(
+            Mailbox.objects.filter(WATCH_LEASE.held_by(self.owner)).values_list("pk", flat=True)
+        )
+        room = self.capacity - len(held)
+        if room > 0:
+            free = (
+                Mailbox.objects.filter(connection__imap_enabled=True)
+                .filter(Q(watch_until__isnull=True) | Q(watch_until__lt=now))
+                .values_list("pk", flat=True)[:room]
+            )
+            for mailbox_id in free:
+                if WATCH_LEASE.claim(mailbox_id, self.owner, self._ttl()):
+                    held.add(mailbox_id)
+        return held
+
+    def _wanted(self, held: set[int]) -> set[WatchKey]:
+        rows = Folder.objects.filter(
+            mailbox_id__in=held,
+            selected=True,
+            missing=False,
+            mailbox__connection__imap_enabled=True,
+        ).values_list("mailbox_id", "pk", "mailbox__updated_at")
+        return {(mailbox_id, folder_id, str(updated)) for mailbox_id, folder_id, updated in rows}
 
     def _reconcile(self) -> None:
-        wanted = wanted_watches()
-        # A watcher that ended (no IDLE, password refused) stays ended until the mailbox's
-        # settings change: restarting it would only repeat the refused login.
+        held = self._held()
+        wanted = self._wanted(held)
         for key in list(self._watchers):
             if key not in wanted:
                 self._watchers.pop(key).stop()
+        # Let go of mailboxes with nothing to watch, so the sweep polls them.
+        idle_boxes = held - {mailbox_id for mailbox_id, _, _ in wanted}
+        for mailbox_id in idle_boxes:
+            WATCH_LEASE.release(mailbox_id, self.owner)
         for key in wanted - self._watchers.keys():
-            mailbox_id, folder, _version = key
-            watcher = IdleWatcher(mailbox_id, folder, self._on_change)
+            mailbox_id, folder_id, _version = key
+            watcher = IdleWatcher(mailbox_id, folder_id, enqueue_processing)
             watcher.start()
             self._watchers[key] = watcher
+        # A watcher that ended (no IDLE, login refused, IMAP off) stays ended until the
+        # mailbox's settings change; meanwhile its folder is polled when due.
+        ended = [key[1] for key, watcher in self._watchers.items() if not watcher.is_alive()]
+        if ended:
+            now = timezone.now()
+            due = Folder.objects.filter(pk__in=ended).filter(
+                Q(next_poll_at__isnull=True) | Q(next_poll_at__lte=now)
+            )
+            for folder_id in due.values_list("pk", flat=True):
+                self.executor.submit("sync_folder", folder_id)
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Stop the loop and every watcher."""
+        """Stop the loop and every watcher, and give the leases back."""
         self._stopping.set()
         for watcher in self._watchers.values():
             watcher.stop()
@@ -79,3 +127,7 @@ class Supervisor(threading.Thread):
             watcher.join(timeout)
         if self.is_alive():
             self.join(timeout)
+        try:
+            Mailbox.objects.filter(watch_owner=self.owner).update(watch_owner="", watch_until=None)
+        finally:
+            close_old_connections()

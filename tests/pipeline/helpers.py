@@ -6,7 +6,7 @@ import itertools
 
 from mailroom.mailboxes.actions import MailboxInput, save_mailbox, set_folders
 from mailroom.models import Mailbox, Message
-from mailroom.store.incoming import store_incoming
+from tests.storing import store_one
 
 _uids = itertools.count(1)
 
@@ -37,6 +37,6 @@ def mailbox(processor: str = "none", **settings: str) -> Mailbox:
 
 
 def stored(box: Mailbox, raw: bytes = MAIL) -> Message:
-    message = store_incoming(box.folders.get(), 1, next(_uids), raw, None)
+    message = store_one(box.folders.get(), next(_uids), raw)
     assert message is not None
     return message

@@ -8,7 +8,7 @@ from django.test import Client
 
 from mailroom.mailboxes.actions import MailboxInput, save_mailbox, set_access, set_folders
 from mailroom.models import Mailbox, Message
-from mailroom.store.incoming import store_incoming
+from tests.storing import store_one
 
 pytestmark = pytest.mark.django_db
 
@@ -27,7 +27,7 @@ def mailbox() -> Mailbox:
 
 @pytest.fixture
 def message(mailbox: Mailbox) -> Message:
-    stored = store_incoming(mailbox.folders.get(), 1, 1, RAW, None)
+    stored = store_one(mailbox.folders.get(), 1, RAW)
     assert stored is not None
     return stored
 

@@ -50,6 +50,18 @@ class Command(BaseCommand):
             metavar="KEY=VALUE",
             help="a processor setting, e.g. owner=alice or source=Email",
         )
+        add.add_argument(
+            "--history",
+            choices=("none", "days", "all"),
+            default="none",
+            help="how much mail already on the server to import (default: none)",
+        )
+        add.add_argument("--history-days", type=int, help="with --history days: how many days")
+        add.add_argument(
+            "--convert-history",
+            action="store_true",
+            help="run the processor (Lead, Case) over imported history too; it is never answered",
+        )
         check = sub.add_parser("check", help="connect and list the server's folders")
         check.add_argument("mailbox_id", type=int)
         sub.add_parser("list", help="list the mailboxes")
@@ -75,6 +87,8 @@ class Command(BaseCommand):
                 check_imap_argument(folder, what="folder")
             except BadArgument as exc:
                 raise CommandError(f"--folder: {exc}") from None
+        if options["history"] == "days" and not (options["history_days"] or 0) > 0:
+            raise CommandError("--history-days: give a number of days above 0 with --history days")
         password = sys.stdin.readline().rstrip("\r\n") if options["password_stdin"] else ""
         settings = dict(item.split("=", 1) for item in options["processor_setting"] if "=" in item)
         errors = load_processor(options["processor"]).validate_settings(settings)
@@ -94,6 +108,9 @@ class Command(BaseCommand):
                 username=options["username"],
                 processor_kind=options["processor"],
                 processor_settings=settings,
+                history_mode=options["history"],
+                history_days=options["history_days"],
+                history_convert=options["convert_history"],
             ),
             password=password,
         )

@@ -15,6 +15,7 @@ from django.core.wsgi import get_wsgi_application
 from waitress.server import create_server
 
 from mailroom import conf
+from mailroom.tasks.dispatch import set_executor
 from mailroom.tasks.executor import EmbeddedExecutor
 from mailroom.watch.supervisor import Supervisor
 
@@ -41,8 +42,9 @@ class Command(BaseCommand):
         application = get_wsgi_application()
         server = create_server(application, host=host or "127.0.0.1", port=int(port), threads=8)
         executor = EmbeddedExecutor()
-        supervisor = None if options["no_watch"] else Supervisor(executor, conf.POLL_SECONDS)
+        supervisor = None if options["no_watch"] else Supervisor(executor)
         executor.start()
+        set_executor(executor)
         if supervisor:
             supervisor.start()
         signal.signal(signal.SIGTERM, _stop)
@@ -60,6 +62,7 @@ class Command(BaseCommand):
             server.close()
             if supervisor:
                 supervisor.stop()
+            set_executor(None)
             executor.stop()
         self.stdout.write("mailroom stopped")
 

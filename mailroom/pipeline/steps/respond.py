@@ -33,6 +33,8 @@ def _fields(ctx: Context) -> MessageFields:
 
 def _suppression(ctx: Context) -> str | None:
     """Why no rule may answer this message at all, or None."""
+    if ctx.message.is_history:
+        return "history: the mail was on the server before the mailbox was connected"
     if ctx.automated_reason:
         return f"automatic mail ({ctx.automated_reason})"
     address = reply_address(ctx.parsed)
@@ -48,6 +50,10 @@ def _suppression(ctx: Context) -> str | None:
 
 
 def _answered_recently(rule: AutoResponseRule, address: str) -> bool:
+    # Lock the rule's row: on PostgreSQL two processes answering the same sender for the same
+    # rule wait for each other here, so the second sees the first one's reply. (SQLite has one
+    # writer at a time: the processing transaction is already exclusive.)
+    AutoResponseRule.objects.select_for_update().filter(pk=rule.pk).first()
     return OutboxMessage.objects.filter(
         rule=rule,
         to_email__iexact=address,
@@ -69,7 +75,12 @@ class Respond:
     description: ClassVar[str] = "Evaluate autoresponse rules and queue replies"
 
     def run(self, ctx: Context) -> str | Stop:
-        rules = list(ctx.mailbox.rules.filter(active=True).prefetch_related("conditions"))
+        key = f"rules:{ctx.mailbox.pk}"
+        if key not in ctx.cache:
+            ctx.cache[key] = list(
+                ctx.mailbox.rules.filter(active=True).prefetch_related("conditions")
+            )
+        rules: list[AutoResponseRule] = ctx.cache[key]
         if not rules:
             return "no active rule"
         fields = _fields(ctx)
