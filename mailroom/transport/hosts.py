@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import ssl
+import threading
 from dataclasses import dataclass, field
 
 from mailroom.transport.errors import BadArgument, ConnectFailed, HostNotAllowed
@@ -28,9 +30,49 @@ class ResolvedHost:
     port: int
 
 
+# RFC 6052 well-known NAT64 prefix: a DNS64 resolver maps every IPv4-only host into it, and the
+# translator delivers to the IPv4 address in the last 32 bits.
+_NAT64_WELL_KNOWN = ipaddress.IPv6Network("64:ff9b::/96")
+# RFC 8215 local-use NAT64 prefix: the operator's own translator, which may reach its private
+# IPv4 ranges, and the IPv4 address may sit at any RFC 6052 position. Not globally reachable.
+_NAT64_LOCAL_USE = ipaddress.IPv6Network("64:ff9b:1::/48")
+# Deprecated IPv4-compatible addresses (RFC 4291 §2.5.5.1), "::a.b.c.d".
+_IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")
+
+
+def _embedded_ipv4(address: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """Every IPv4 address a transition mechanism would deliver ``address``'s traffic to."""
+    found: list[ipaddress.IPv4Address] = []
+    if address.ipv4_mapped is not None:
+        found.append(address.ipv4_mapped)
+    if address.sixtofour is not None:
+        found.append(address.sixtofour)
+    if address.teredo is not None:
+        # (server, client); ipaddress undoes the client's obfuscation. A packet may go
+        # through either, so both are judged.
+        found.extend(address.teredo)
+    if address in _NAT64_WELL_KNOWN or address in _IPV4_COMPATIBLE:
+        found.append(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
+    return found
+
+
 def _is_internal(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
+    """Whether a connection to ``address`` could reach loopback, a private network or the like.
+
+    An IPv6 address that embeds an IPv4 address (mapped, 6to4, Teredo, NAT64, IPv4-compatible)
+    is internal when that IPv4 address is; otherwise the IPv6 address is judged on its own.
+    """
+    if isinstance(address, ipaddress.IPv6Address):
+        if address in _NAT64_LOCAL_USE:
+            return True
+        embedded = _embedded_ipv4(address)
+        if any(_is_internal(ipv4) for ipv4 in embedded):
+            return True
+        if address.ipv4_mapped is not None or address in _NAT64_WELL_KNOWN:
+            # Pure translations: the peer is the IPv4 host judged above. (Python calls the
+            # prefixes themselves reserved or private, which would refuse every IPv4-only
+            # host to a mailroom on an IPv6-only network behind DNS64.)
+            return False
     return (
         address.is_loopback
         or address.is_private
@@ -40,6 +82,30 @@ def _is_internal(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool
         or address.is_unspecified
         or not address.is_global
     )
+
+
+_tls_context: ssl.SSLContext | None = None
+_tls_context_lock = threading.Lock()
+
+
+def tls_client_context() -> ssl.SSLContext:
+    """The TLS client context every IMAP and SMTP connection uses, built once per process.
+
+    Building one loads the CA bundle (about 35 ms of CPU), so it is made on first use and
+    shared; an SSLContext may be used by many threads as long as nobody changes it, so callers
+    must not modify it. Certificates and host names are always verified. A CA bundle updated
+    on disk is seen after a restart.
+    """
+    global _tls_context
+    context = _tls_context
+    if context is None:
+        with _tls_context_lock:
+            # Another thread may have built it while this one waited for the lock.
+            context = _tls_context
+            if context is None:
+                context = ssl.create_default_context()
+                _tls_context = context
+    return context
 
 
 def check_host_text(host: str) -> str:

@@ -3,12 +3,16 @@
 Folders are opened with EXAMINE and bodies fetched with ``BODY.PEEK[]``, so syncing never sets
 ``\\Seen``, never deletes and never moves anything on the server. Every argument that reaches the
 server is validated (no CR, LF or NUL) and quoted by IMAPClient; literals the server announces
-are capped, so a hostile server cannot make the process allocate gigabytes.
+are capped, so a hostile server cannot make the process allocate gigabytes. The mail timeout
+bounds the TCP connect, the TLS handshake, the greeting and every read, so a server that
+accepts a connection and then stays silent costs one timeout, not a stuck worker.
 """
 
 from __future__ import annotations
 
 import imaplib
+import logging
+import re
 import socket
 import ssl
 import time
@@ -26,12 +30,18 @@ from mailroom.transport.errors import (
     AuthFailed,
     BadArgument,
     FolderMissing,
+    LiteralTooLarge,
     ProtocolError,
+    ServerBusy,
     TlsFailed,
     TransportError,
+    classify,
     connect_failed,
+    imap_response_kind,
 )
-from mailroom.transport.hosts import ResolvedHost, ServerSettings
+from mailroom.transport.hosts import ResolvedHost, ServerSettings, tls_client_context
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -82,9 +92,30 @@ def check_imap_argument(value: str, *, what: str) -> str:
     return value
 
 
+_UID_IN_RESPONSE = re.compile(rb"\bUID (\d+)", re.IGNORECASE)
+
+
+def _uid_being_read(conn: imaplib.IMAP4) -> int | None:
+    """The UID named in the response line whose literal is being read, if it came first.
+
+    imaplib matched that line last (``conn.mo``) just before asking for the literal.
+    """
+    match = getattr(conn, "mo", None)
+    line = match.string if isinstance(match, re.Match) else None
+    found = _UID_IN_RESPONSE.search(line) if isinstance(line, bytes) else None
+    return int(found.group(1)) if found else None
+
+
 def _capped_read(conn: imaplib.IMAP4, size: int, max_literal: int) -> bytes:
     if size > max_literal:
-        raise imaplib.IMAP4.abort(f"server announced a {size}-byte literal, over the limit")
+        # Refuse before reading a byte: CPython 3.11's imaplib would allocate ``size`` at once
+        # (gh-119511), so a hostile "{99999999999}" would exhaust memory.
+        raise LiteralTooLarge(
+            f"the server announced a {size}-byte message, over the {max_literal}-byte limit",
+            size=size,
+            limit=max_literal,
+            uid=_uid_being_read(conn),
+        )
     chunks: list[bytes] = []
     remaining = size
     while remaining > 0:
@@ -98,14 +129,22 @@ def _capped_read(conn: imaplib.IMAP4, size: int, max_literal: int) -> bytes:
     return b"".join(chunks)
 
 
+# imaplib.IMAP4.__init__ opens the connection with timeout=None and reads the greeting before
+# IMAPClient applies its read timeout, so both connection classes ignore the timeout they are
+# handed and always use the mail timeout: create_connection leaves it on the socket, where it
+# bounds the connect, the TLS handshake, the greeting and (TLS sockets inherit it) STARTTLS.
+
+
 class _PlainConnection(imap4.IMAP4WithTimeout):  # type: ignore[misc]
     def __init__(self, target: ResolvedHost, timeout: float, max_literal: int) -> None:
         self._target = target
+        self._mail_timeout = timeout
         self._max_literal = max_literal
         super().__init__(target.name, target.port, timeout)
 
-    def _create_socket(self, timeout: float | None) -> socket.socket:
-        return socket.create_connection((self._target.address, self._target.port), timeout)
+    def _create_socket(self, timeout: float | None = None) -> socket.socket:
+        address = (self._target.address, self._target.port)
+        return socket.create_connection(address, self._mail_timeout)
 
     def read(self, size: int) -> bytes:
         return _capped_read(self, size, self._max_literal)
@@ -116,11 +155,13 @@ class _TlsConnection(tls.IMAP4_TLS):  # type: ignore[misc]
         self, target: ResolvedHost, context: ssl.SSLContext, timeout: float, max_literal: int
     ) -> None:
         self._target = target
+        self._mail_timeout = timeout
         self._max_literal = max_literal
         super().__init__(target.name, target.port, context, timeout)
 
-    def _create_socket(self, timeout: float | None) -> socket.socket:
-        sock = socket.create_connection((self._target.address, self._target.port), timeout)
+    def _create_socket(self, timeout: float | None = None) -> socket.socket:
+        address = (self._target.address, self._target.port)
+        sock = socket.create_connection(address, self._mail_timeout)
         # The certificate is checked against the name the administrator typed.
         context: ssl.SSLContext = self.ssl_context
         return context.wrap_socket(sock, server_hostname=self._target.name)
@@ -135,11 +176,13 @@ class _PinnedClient(IMAPClient):  # type: ignore[misc]
     def __init__(self, target: ResolvedHost, settings: ImapSettings) -> None:
         self._target = target
         self._settings = settings
+        use_ssl = settings.encryption == "ssl"
         super().__init__(
             target.name,
             port=target.port,
-            ssl=settings.encryption == "ssl",
-            ssl_context=ssl.create_default_context(),
+            ssl=use_ssl,
+            # No context for "none" or STARTTLS (which brings its own): building one costs.
+            ssl_context=tls_client_context() if use_ssl else None,
             timeout=settings.timeout,
         )
         # Keep INTERNALDATE timezone-aware instead of converting it to naive local time.
@@ -166,11 +209,18 @@ def _translated_errors(stage: str) -> Iterator[None]:
         raise TlsFailed(
             f"TLS handshake failed ({exc.reason or exc}); check the encryption setting"
         ) from None
-    except LoginError:
+    except LoginError as exc:
+        # IMAPClient raises LoginError for any NO to LOGIN, including "NO [UNAVAILABLE]" and
+        # Dovecot's "NO [LIMIT] Maximum number of connections from user+IP exceeded": those
+        # say "later", and calling them a wrong password would stop a healthy mailbox.
+        if classify(exc).kind == "transient":
+            raise ServerBusy(f"the server cannot take the login now: {exc}") from None
         raise AuthFailed("the server refused the user name or password") from None
     except imaplib.IMAP4.abort as exc:
         raise ProtocolError(f"the connection broke ({stage}): {exc}") from None
     except (IMAPClientError, imaplib.IMAP4.error) as exc:
+        if imap_response_kind(str(exc)) == "transient":
+            raise ServerBusy(f"the server is busy ({stage}): {exc}") from None
         raise ProtocolError(f"the server refused {stage}: {exc}") from None
     except OSError as exc:
         raise connect_failed(exc, stage) from None
@@ -193,13 +243,13 @@ class ImapSession:
         self._client = client
         try:
             if settings.encryption == "starttls":
-                with _translated_errors("reading capabilities"):
+                with self._command("reading capabilities"):
                     offered = b"STARTTLS" in client.capabilities()
                 if not offered:
                     raise TlsFailed("the server does not offer STARTTLS")
-                with _translated_errors("STARTTLS"):
-                    client.starttls(ssl.create_default_context())
-            with _translated_errors("login"):
+                with self._command("STARTTLS"):
+                    client.starttls(tls_client_context())
+            with self._command("login"):
                 if (settings.username + settings.password).isascii():
                     client.login(settings.username, settings.password)
                 else:
@@ -230,16 +280,40 @@ class ImapSession:
             with suppress(Exception):
                 client.shutdown()
 
+    def _drop(self) -> None:
+        """Close the connection without a word: its stream is at an unknown point."""
+        client, self._client = self._client, None
+        if client is not None:
+            with suppress(Exception):
+                client.shutdown()
+
+    @contextmanager
+    def _command(self, stage: str) -> Iterator[_PinnedClient]:
+        """Run one exchange with the server, translating errors.
+
+        After a timeout, a broken connection or a refused literal, the rest of the reply is
+        unread; the next command would read it as its own answer, so the connection is
+        dropped and later calls fail at once with "the IMAP session is not open".
+        """
+        client = self.client
+        with _translated_errors(stage):
+            try:
+                yield client
+            except (OSError, imaplib.IMAP4.abort, LiteralTooLarge):
+                self._drop()
+                raise
+
     @property
     def client(self) -> _PinnedClient:
+        """The logged-in IMAPClient; raises :class:`ProtocolError` once the session is closed."""
         if self._client is None:
             raise ProtocolError("the IMAP session is not open")
         return self._client
 
     def list_folders(self) -> list[FolderInfo]:
         """Every folder on the server, as LIST returns it."""
-        with _translated_errors("listing folders"):
-            rows = self.client.list_folders()
+        with self._command("listing folders") as client:
+            rows = client.list_folders()
         folders = []
         for flags, delimiter, name in rows:
             folders.append(
@@ -255,10 +329,10 @@ class ImapSession:
         """Open ``folder`` read-only and return its UIDVALIDITY, UIDNEXT and size."""
         check_imap_argument(folder, what="folder")
         try:
-            with _translated_errors(f"opening folder {folder!r}"):
-                info: dict[bytes, Any] = self.client.select_folder(folder, readonly=True)
+            with self._command(f"opening folder {folder!r}") as client:
+                info: dict[bytes, Any] = client.select_folder(folder, readonly=True)
         except ProtocolError as exc:
-            if "NONEXISTENT" in str(exc).upper() or "doesn't exist" in str(exc):
+            if classify(exc).kind == "folder_missing" or "doesn't exist" in str(exc):
                 raise FolderMissing(f"the folder {folder!r} does not exist on the server") from None
             raise
         return FolderState(
@@ -273,28 +347,50 @@ class ImapSession:
         ``n:*`` always includes the last message even when its UID is below n (RFC 3501
         §6.4.8), so the answer is filtered here.
         """
-        with _translated_errors("searching for new messages"):
-            uids = self.client.search(["UID", f"{last_uid + 1}:*"])
+        with self._command("searching for new messages") as client:
+            uids = client.search(["UID", f"{last_uid + 1}:*"])
         return sorted(int(u) for u in uids if int(u) > last_uid)
 
     def sizes(self, uids: list[int]) -> dict[int, int]:
-        """The size in bytes of each message, to decide before downloading it."""
+        """The size in bytes of each message, to decide before downloading it.
+
+        A UID the server does not report (expunged meanwhile) is absent.
+        """
         if not uids:
             return {}
-        with _translated_errors("reading message sizes"):
-            data = self.client.fetch(uids, ["RFC822.SIZE"])
-        return {int(uid): int(item[b"RFC822.SIZE"]) for uid, item in data.items()}
+        with self._command("reading message sizes") as client:
+            data = client.fetch(uids, ["RFC822.SIZE"])
+        asked = set(uids)
+        return {
+            int(uid): int(item[b"RFC822.SIZE"])
+            for uid, item in data.items()
+            # Unsolicited FETCH responses (flag changes) carry no size.
+            if int(uid) in asked and b"RFC822.SIZE" in item
+        }
 
     def fetch(self, uids: list[int]) -> list[FetchedMessage]:
-        """Download the messages without setting ``\\Seen``; a UID expunged meanwhile is absent."""
+        """Download the messages without setting ``\\Seen``, in ascending UID order.
+
+        The result holds only the UIDs the server returned with a body. A UID can be missing
+        because it was expunged meanwhile, because the server left it out of its reply, or
+        because it answered for it without BODY[]: **the caller must compare the returned
+        UIDs with the ones it asked for** and retry each missing one with :meth:`fetch_one`
+        before moving past it. Missing UIDs are also logged.
+
+        Raises :class:`LiteralTooLarge` (and closes the session) when the server announces a
+        body over ``max_literal``. Its ``uid`` names the message when the server sent the UID
+        before the body; otherwise fetching the UIDs one at a time, in a new session, finds it.
+        """
         if not uids:
             return []
-        with _translated_errors("fetching messages"):
-            data = self.client.fetch(uids, ["BODY.PEEK[]", "INTERNALDATE", "FLAGS"])
+        with self._command("fetching messages") as client:
+            data = client.fetch(uids, ["BODY.PEEK[]", "INTERNALDATE", "FLAGS"])
+        asked = set(uids)
         fetched = []
         for uid, item in sorted(data.items()):
             raw = item.get(b"BODY[]")
-            if raw is None:
+            # Unsolicited FETCH responses (another message's flags changed) are not answers.
+            if raw is None or int(uid) not in asked:
                 continue
             fetched.append(
                 FetchedMessage(
@@ -308,7 +404,18 @@ class ImapSession:
                     ),
                 )
             )
+        missing = sorted(asked - {message.uid for message in fetched})
+        if missing:
+            logger.info("the IMAP server returned no body for UIDs %s", missing)
         return fetched
+
+    def fetch_one(self, uid: int) -> FetchedMessage | None:
+        """Fetch one message by itself, to retry a UID :meth:`fetch` did not return.
+
+        Returns None when the server still sends no body for it (typically: expunged).
+        """
+        fetched = self.fetch([uid])
+        return fetched[0] if fetched else None
 
 
 class IdleUnsupported(TransportError):

@@ -2,7 +2,8 @@
 ambiguous outcomes.
 
 The envelope is built here (``MAIL FROM:<>`` for automatic replies, ``NOTIFY=NEVER`` when the
-server supports DSN); the message bytes are composed elsewhere and sent unchanged.
+server supports DSN); the message bytes are composed elsewhere and sent unchanged. The mail
+timeout bounds the connect, the TLS handshake, the greeting and every reply.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import base64
 import smtplib
 import socket
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from mailroom.transport.errors import (
@@ -22,7 +24,7 @@ from mailroom.transport.errors import (
     TransportError,
     connect_failed,
 )
-from mailroom.transport.hosts import ResolvedHost, ServerSettings
+from mailroom.transport.hosts import ResolvedHost, ServerSettings, tls_client_context
 
 
 @dataclass(frozen=True)
@@ -42,7 +44,7 @@ class _PinnedSMTP(smtplib.SMTP):
 class _PinnedSMTPSSL(smtplib.SMTP_SSL):
     def __init__(self, target: ResolvedHost, timeout: float) -> None:
         self._target = target
-        super().__init__(timeout=timeout, context=ssl.create_default_context())
+        super().__init__(timeout=timeout, context=tls_client_context())
 
     def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
         sock = socket.create_connection((self._target.address, port), timeout)
@@ -64,7 +66,7 @@ def _open(settings: SmtpSettings) -> smtplib.SMTP:
         if settings.encryption == "starttls":
             if not smtp.has_extn("starttls"):
                 raise TlsFailed("the server does not offer STARTTLS")
-            smtp.starttls(context=ssl.create_default_context())
+            smtp.starttls(context=tls_client_context())
             smtp.ehlo()
         if settings.username and smtp.has_extn("auth"):
             _login(smtp, settings.username, settings.password)
@@ -89,7 +91,7 @@ def _opening_error(exc: TransportError | OSError) -> TransportError:
     if isinstance(exc, ssl.SSLError):
         return TlsFailed(f"TLS handshake with the SMTP server failed ({exc.reason})")
     if isinstance(exc, smtplib.SMTPServerDisconnected):
-        return ConnectFailed(f"the SMTP server closed the connection: {exc}")
+        return _disconnected(exc, "connecting to the SMTP server")
     if isinstance(exc, smtplib.SMTPResponseException):  # includes a refused greeting
         reply = _reply_text(exc.smtp_error)
         return SendRefused(f"the SMTP server refused: {exc.smtp_code} {reply}", code=exc.smtp_code)
@@ -112,26 +114,57 @@ def _login(smtp: smtplib.SMTP, username: str, password: str) -> None:
         raise smtplib.SMTPAuthenticationError(code, reply)
 
 
+def _disconnected(exc: smtplib.SMTPServerDisconnected, stage: str) -> ConnectFailed:
+    """smtplib reports a reply that timed out as a closed connection; tell them apart."""
+    cause = exc.__cause__ or exc.__context__
+    if isinstance(cause, OSError):
+        return connect_failed(cause, stage)
+    return ConnectFailed(f"the SMTP server closed the connection ({stage}): {exc}")
+
+
 def _reply_text(message: bytes | str) -> str:
     return message.decode(errors="replace") if isinstance(message, bytes) else message
 
 
-def send_message(settings: SmtpSettings, *, mail_from: str, rcpt: str, raw: bytes) -> None:
+def send_message(
+    settings: SmtpSettings,
+    *,
+    mail_from: str,
+    rcpt: str,
+    raw: bytes,
+    on_data: Callable[[], None] | None = None,
+) -> None:
     """Send ``raw`` to ``rcpt``; ``mail_from`` may be ``""`` for the null reverse path.
 
-    Raises :class:`SendRefused` (with the SMTP code) when the server refuses,
-    :class:`SendAmbiguous` when the connection broke after the data was sent and before the
-    server answered, or another :class:`TransportError` when it cannot be reached.
+    ``on_data`` is called once, immediately before the DATA command is sent, and only when the
+    server accepted the sender and the recipient: from then on the message may be delivered
+    whatever happens next, so the caller records it there. An exception it raises stops the
+    send before DATA and propagates unchanged.
+
+    Raises :class:`SendRefused` (with the SMTP code) when the server refuses;
+    :class:`ConnectFailed` (not permanent: nothing was delivered) when the connection breaks
+    before DATA; :class:`SendAmbiguous` when it breaks after DATA was sent and before the
+    server's final answer; another :class:`TransportError` when the server cannot be reached.
     """
     smtp = _open(settings)
     try:
-        rcpt_options = ["NOTIFY=NEVER"] if smtp.has_extn("dsn") else []
-        code, reply = smtp.mail(mail_from)
-        if code != 250:
-            raise SendRefused(f"sender refused: {code} {_reply_text(reply)}", code=code)
-        code, reply = smtp.rcpt(rcpt, rcpt_options)
-        if code not in (250, 251):
-            raise SendRefused(f"recipient {rcpt} refused: {code} {_reply_text(reply)}", code=code)
+        try:
+            rcpt_options = ["NOTIFY=NEVER"] if smtp.has_extn("dsn") else []
+            code, reply = smtp.mail(mail_from)
+            if code != 250:
+                raise SendRefused(f"sender refused: {code} {_reply_text(reply)}", code=code)
+            code, reply = smtp.rcpt(rcpt, rcpt_options)
+            if code not in (250, 251):
+                raise SendRefused(
+                    f"recipient {rcpt} refused: {code} {_reply_text(reply)}", code=code
+                )
+        except smtplib.SMTPServerDisconnected as exc:
+            # Before DATA the server cannot have taken the message: safe to try again.
+            raise _disconnected(exc, "sending the envelope") from None
+        except OSError as exc:
+            raise connect_failed(exc, "sending the envelope") from None
+        if on_data is not None:
+            on_data()
         try:
             code, reply = smtp.data(raw)
         except smtplib.SMTPDataError as exc:
@@ -139,15 +172,13 @@ def send_message(settings: SmtpSettings, *, mail_from: str, rcpt: str, raw: byte
                 f"message refused: {exc.smtp_code} {_reply_text(exc.smtp_error)}",
                 code=exc.smtp_code,
             ) from None
-        except (smtplib.SMTPServerDisconnected, OSError):
+        except OSError:  # includes SMTPServerDisconnected and timeouts
             raise SendAmbiguous(
                 "the connection broke after the message was sent and before the server "
                 "confirmed it; it may have been delivered, so it is not sent again"
             ) from None
         if code != 250:
             raise SendRefused(f"message refused: {code} {_reply_text(reply)}", code=code)
-    except smtplib.SMTPServerDisconnected as exc:
-        raise ConnectFailed(f"the SMTP server closed the connection: {exc}") from None
     finally:
         try:
             smtp.quit()
