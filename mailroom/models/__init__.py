@@ -11,7 +11,7 @@ from mailroom.models.mailboxes import (
     MailboxConnection,
     MailboxStatus,
 )
-from mailroom.models.messages import Attachment, Message, MessageCopy
+from mailroom.models.messages import Attachment, Message, MessageCopy, RawMessage
 from mailroom.models.outbox import OutboxMessage, OutboxState
 from mailroom.models.processing import ProcessingRecord, ProcessingState
 from mailroom.models.rules import (
@@ -48,6 +48,7 @@ __all__ = [
     "OutboxState",
     "ProcessingRecord",
     "ProcessingState",
+    "RawMessage",
     "RuleCondition",
     "SalesChannel",
     "TemplateType",

@@ -22,7 +22,9 @@ class Message(models.Model):
     )
     uidvalidity = models.BigIntegerField()
     uid = models.BigIntegerField()
-    raw = models.FileField(upload_to="raw/", max_length=300)
+    # Rows stored before the raw bytes moved into the database name a file here; newer rows
+    # leave it empty and keep their bytes in RawMessage, under the same sha256.
+    raw = models.FileField(upload_to="raw/", max_length=300, blank=True)
     raw_size = models.PositiveIntegerField()
     sha256 = models.CharField(max_length=64)
     internal_date = models.DateTimeField(null=True, blank=True)
@@ -71,9 +73,28 @@ class Message(models.Model):
 
     def read_raw(self) -> bytes:
         """The message exactly as the server sent it."""
+        stored = RawMessage.objects.filter(sha256=self.sha256).values_list("data", flat=True)
+        data = stored.first()
+        if data is not None:
+            return bytes(data)
         with self.raw.open("rb") as handle:
-            data: bytes = handle.read()
-        return data
+            content: bytes = handle.read()
+        return content
+
+
+class RawMessage(models.Model):
+    """The exact bytes of stored mail, once per distinct content.
+
+    Kept in the database and written in the same transaction as the rows that name them: a
+    crash can leave neither a truncated copy nor bytes no row refers to, and every process of
+    the scale-out shape reaches them without a shared disk. Listing messages never loads them.
+    """
+
+    sha256 = models.CharField(max_length=64, primary_key=True)
+    data = models.BinaryField()
+
+    def __str__(self) -> str:
+        return self.sha256
 
 
 class MessageCopy(models.Model):

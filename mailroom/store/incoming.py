@@ -35,7 +35,8 @@ from mailroom.models import (
     ProcessingRecord,
     ProcessingState,
 )
-from mailroom.store.raw import digest_of, save_raw
+from mailroom.store.raw import digest_of, save_raw_many
+from mailroom.store.rows import insert_rows
 
 logger = logging.getLogger(__name__)
 
@@ -119,18 +120,19 @@ def _placeholder_text(item: Fetched) -> tuple[bytes, dict[str, object]]:
 @dataclass
 class _Prepared:
     item: Fetched
-    name: str
+    data: bytes
     digest: str
     fields: dict[str, object]
     attachments: list[dict[str, object]]
 
 
 def _prepare(item: Fetched) -> _Prepared:
-    """Parse and write the raw bytes, outside the transaction (the file write is idempotent)."""
+    """Parse the raw bytes, outside the transaction (it takes CPU, not the write lock)."""
     if item.raw is None:
         note, fields = _placeholder_text(item)
-        name, digest = save_raw(note)
-        return _Prepared(item, name, digest, {**fields, "placeholder": item.placeholder}, [])
+        return _Prepared(
+            item, note, digest_of(note), {**fields, "placeholder": item.placeholder}, []
+        )
     raw = item.raw
     digest = digest_of(raw)
     try:
@@ -139,7 +141,6 @@ def _prepare(item: Fetched) -> _Prepared:
     except Exception as exc:
         logger.exception("message at UID %s could not be parsed", item.uid)
         parsed = ParsedMessage(defects=[f"message not parsed ({type(exc).__name__})"])
-    name, _ = save_raw(raw, digest)
     attachments = [
         {
             "filename": a.filename[:500],
@@ -150,7 +151,7 @@ def _prepare(item: Fetched) -> _Prepared:
         }
         for a in parsed.attachments
     ]
-    return _Prepared(item, name, digest, message_fields(parsed), attachments)
+    return _Prepared(item, raw, digest, message_fields(parsed), attachments)
 
 
 def _relocate_or_copy(first: Message, folder: Folder, uidvalidity: int, uid: int) -> None:
@@ -234,7 +235,6 @@ def _insert(
                 folder=folder,
                 uidvalidity=uidvalidity,
                 uid=p.item.uid,
-                raw=p.name,
                 raw_size=p.item.size or len(p.item.raw or b""),
                 sha256=p.digest,
                 internal_date=p.item.internal_date,
@@ -244,7 +244,16 @@ def _insert(
             )
         )
         pending.append(p)
-    Message.objects.bulk_create(new_rows)
+    save_raw_many({p.digest: p.data for p in pending})
+    insert_rows(new_rows)
+    # Found again by their location, which is unique: executemany returns no ids.
+    ids = dict(
+        Message.objects.filter(
+            folder=folder, uidvalidity=uidvalidity, uid__in=[row.uid for row in new_rows]
+        ).values_list("uid", "id")
+    )
+    for row in new_rows:
+        row.pk = ids[row.uid]
     # The same bytes twice within one chunk: the later ones are copies of the first.
     by_digest = {row.sha256: row for row, p in zip(new_rows, pending, strict=True) if p.item.raw}
     MessageCopy.objects.bulk_create(
@@ -252,10 +261,12 @@ def _insert(
         for digest, uid in later_copies
     )
     result.copies += len(later_copies)
-    Attachment.objects.bulk_create(
-        Attachment(message=row, **attachment)
-        for row, p in zip(new_rows, pending, strict=True)
-        for attachment in p.attachments
+    insert_rows(
+        [
+            Attachment(message=row, **attachment)
+            for row, p in zip(new_rows, pending, strict=True)
+            for attachment in p.attachments
+        ]
     )
     records = []
     for row, p in zip(new_rows, pending, strict=True):
@@ -271,5 +282,5 @@ def _insert(
         else:
             result.to_process.append(row.pk)
         records.append(record)
-    ProcessingRecord.objects.bulk_create(records)
+    insert_rows(records)
     result.stored = [row.pk for row in new_rows]

@@ -1,28 +1,17 @@
-"""Raw message bytes in Django file storage, addressed by their SHA-256, written atomically.
+"""Raw message bytes, addressed by their SHA-256.
 
-On the local file system (the embedded shape, or a shared directory in the scale-out shape) the
-bytes go to a temporary file in the target directory that is then renamed over the final name:
-a crash leaves either no file or a whole one, never a truncated file that later writers would
-take for the message. No fsync per message: a power cut may lose the newest files together with
-the database transaction that names them (SQLite WAL, ``synchronous=NORMAL``), and a file found
-with the wrong size is written again. Other storage backends are used through their ``save``,
-which those services make atomic themselves.
+They are kept in the database (:class:`~mailroom.models.RawMessage`), written in the same
+transaction as the message rows of their chunk, so storing them is as atomic as the rows
+themselves: a crash leaves no truncated copy that a later writer would take for the message,
+and nothing to clean up. Identical bytes are stored once.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
-from pathlib import Path
 
-from django.core.files.base import ContentFile
-from django.core.files.storage import FileSystemStorage, default_storage
-
-
-def raw_name(digest: str) -> str:
-    """The storage name of the bytes whose SHA-256 is ``digest``."""
-    return f"raw/{digest[:2]}/{digest[2:4]}/{digest}.eml"
+from mailroom.models import RawMessage
+from mailroom.store.rows import insert_rows
 
 
 def digest_of(raw: bytes) -> str:
@@ -30,38 +19,11 @@ def digest_of(raw: bytes) -> str:
     return hashlib.sha256(raw).hexdigest()
 
 
-def _write_file(path: Path, raw: bytes) -> None:
-    try:
-        if path.stat().st_size == len(raw):
-            return  # the same bytes (same digest, same size) are already there
-    except FileNotFoundError:
-        pass
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".eml")
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(raw)
-        os.chmod(temporary, 0o640)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
-def save_raw(raw: bytes, digest: str | None = None) -> tuple[str, str]:
-    """Store ``raw`` unless identical bytes are already stored; return (name, sha256).
-
-    Naming by content makes the write idempotent: a crash after this and before the database
-    commit leaves a file the retry reuses, never a second copy.
-    """
-    digest = digest or digest_of(raw)
-    name = raw_name(digest)
-    storage = default_storage
-    # The lazy default storage passes isinstance checks for the class it wraps.
-    if isinstance(storage, FileSystemStorage):
-        _write_file(Path(storage.path(name)), raw)
-    elif not storage.exists(name):
-        saved = storage.save(name, ContentFile(raw))
-        if saved != name:  # another writer stored the same bytes at the same moment
-            storage.delete(saved)
-    return name, digest
+def save_raw_many(blobs: dict[str, bytes]) -> None:
+    """Store each (sha256 → bytes) unless the same bytes are stored already; call it inside the
+    transaction that stores the rows naming them."""
+    if blobs:
+        insert_rows(
+            [RawMessage(sha256=digest, data=data) for digest, data in blobs.items()],
+            ignore_conflicts=True,
+        )

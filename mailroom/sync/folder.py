@@ -23,6 +23,7 @@ from mailroom.alerts import raise_alert
 from mailroom.leases import LeaseField, new_owner
 from mailroom.models import Folder, HistoryMode, Mailbox
 from mailroom.store.incoming import MISSING, TOO_LARGE, Fetched, LeaseLost, store_chunk
+from mailroom.transport.errors import LiteralTooLarge
 from mailroom.transport.imap import FetchedMessage, ImapSession
 
 logger = logging.getLogger(__name__)
@@ -118,8 +119,10 @@ class _Syncer:
         owner: str,
         on_stored: Stored | None,
         progress: Progress | None,
+        reopen: Callable[[], ImapSession] | None,
     ) -> None:
         self.session = session
+        self.reopen = reopen
         self.folder = folder
         self.owner = owner
         self.on_stored = on_stored
@@ -160,10 +163,38 @@ class _Syncer:
             return False, True
         return True, True
 
+    def _download(self, wanted: list[int], sizes: dict[int, int]) -> dict[int, FetchedMessage]:
+        """Fetch ``wanted``; a message bigger than the server said is left on the server.
+
+        A literal over the limit breaks the connection (its bytes are never read), so the
+        chunk is fetched again one message at a time on fresh connections, and the ones still
+        too large get a placeholder.
+        """
+        try:
+            return {m.uid: m for m in self.session.fetch(wanted)}
+        except LiteralTooLarge as exc:
+            if self.reopen is None:
+                raise
+            logger.warning("folder %s: %s; fetching one by one", self.folder.pk, exc)
+        fetched: dict[int, FetchedMessage] = {}
+        for uid in wanted:
+            self.session = self.reopen()
+            self.session.examine(self.folder.name)
+            try:
+                message = self.session.fetch_one(uid)
+            except LiteralTooLarge as exc:
+                sizes[uid] = max(exc.size, conf.MAX_MESSAGE_BYTES + 1)
+                continue
+            if message is not None:
+                fetched[uid] = message
+        self.session = self.reopen()
+        self.session.examine(self.folder.name)
+        return fetched
+
     def _chunk(self, uidvalidity: int, chunk: list[int], sizes: dict[int, int], left: int) -> None:
         limit = conf.MAX_MESSAGE_BYTES
         wanted = [uid for uid in chunk if sizes.get(uid, 0) <= limit]
-        fetched = {m.uid: m for m in self.session.fetch(wanted)}
+        fetched = self._download(wanted, sizes)
         items: list[Fetched] = []
         for uid in chunk:
             if uid not in sizes:
@@ -209,8 +240,7 @@ class _Syncer:
     def _refetch(self, uid: int) -> FetchedMessage | None:
         """A UID the server left out of a FETCH reply is asked for again, alone."""
         logger.info("folder %s: UID %s left out of a FETCH reply", self.folder.pk, uid)
-        again = self.session.fetch([uid])
-        return again[0] if again and again[0].uid == uid else None
+        return self.session.fetch_one(uid)
 
 
 def sync_folder(
@@ -219,10 +249,12 @@ def sync_folder(
     *,
     on_stored: Stored | None = None,
     progress: Progress | None = None,
+    reopen: Callable[[], ImapSession] | None = None,
 ) -> FolderReport:
     """Store every message of the folder above its cursor, over ``session``.
 
-    Returns a report with ``skipped`` set when another sync holds the folder.
+    ``reopen`` gives a new session when the current one had to be dropped (a message larger
+    than announced). Returns a report with ``skipped`` set when another sync holds the folder.
     """
     owner = new_owner()
     if not FOLDER_LEASE.claim(folder_id, owner, lease_ttl()):
@@ -230,7 +262,7 @@ def sync_folder(
         return FolderReport(folder=folder_name or "", skipped=True)
     try:
         folder = Folder.objects.select_related("mailbox").get(pk=folder_id)
-        report = _Syncer(session, folder, owner, on_stored, progress).run()
+        report = _Syncer(session, folder, owner, on_stored, progress, reopen).run()
     finally:
         FOLDER_LEASE.release(folder_id, owner)
     return report

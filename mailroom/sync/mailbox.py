@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -153,12 +153,16 @@ def sync_mailbox(
             )
         _schedule_polls(wanted)
         return report
+    opened: list[ImapSession] = []
+
+    def reopen() -> ImapSession:
+        # Sessions opened here are closed here; the caller's own session is left to it.
+        fresh = ImapSession(imap_settings(mailbox.connection)).__enter__()
+        opened.append(fresh)
+        return fresh
+
     try:
-        if session is not None:
-            _sync_folders(mailbox, wanted, session, report, on_stored, progress)
-        else:
-            with ImapSession(imap_settings(mailbox.connection)) as opened:
-                _sync_folders(mailbox, wanted, opened, report, on_stored, progress)
+        _sync_folders(mailbox, wanted, session or reopen(), report, on_stored, progress, reopen)
     except CredentialError as exc:
         report.error = str(exc)
         Mailbox.objects.filter(pk=mailbox.pk).update(
@@ -180,6 +184,9 @@ def sync_mailbox(
         )
         _schedule_polls(wanted)
         raise
+    finally:
+        for each in opened:
+            each.close()
     _succeeded(mailbox)
     _schedule_polls(wanted)
     return report
@@ -192,18 +199,38 @@ def _sync_folders(
     report: MailboxReport,
     on_stored: Stored | None,
     progress: Progress | None,
+    reopen: Callable[[], ImapSession],
 ) -> None:
+    current = session
+
+    def fresh() -> ImapSession:
+        # A folder that had to drop the connection hands the next folder the new one.
+        nonlocal current
+        current = reopen()
+        return current
+
+    failed: list[TransportError] = []
     for folder_id in folder_ids:
         try:
+            if failed:
+                # The last folder's failure may have broken the connection.
+                fresh()
             report.folders.append(
-                sync_folder(folder_id, session, on_stored=on_stored, progress=progress)
+                sync_folder(
+                    folder_id, current, on_stored=on_stored, progress=progress, reopen=fresh
+                )
             )
         except TransportError as exc:
             failure = classify(exc)
-            if failure.kind != "folder_missing":
+            if failure.kind == "auth":
                 raise
             name = Folder.objects.get(pk=folder_id).name
-            logger.warning("mailbox %s: %s", mailbox.label, failure.reason)
+            logger.warning("mailbox %s, folder %r: %s", mailbox.label, name, failure.reason)
+            if failure.kind != "folder_missing":
+                # This folder failed; the others are still synced (over a new connection).
+                Folder.objects.filter(pk=folder_id).update(last_error=failure.reason)
+                failed.append(exc)
+                continue
             Folder.objects.filter(pk=folder_id).update(missing=True, last_error=failure.reason)
             raise_alert(
                 mailbox.pk,
@@ -215,3 +242,5 @@ def _sync_folders(
         Folder.objects.filter(pk=folder_id).update(
             missing=False, last_error="", last_synced_at=timezone.now()
         )
+    if failed and len(failed) == len(folder_ids):
+        raise failed[0]
