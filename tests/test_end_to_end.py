@@ -197,17 +197,17 @@ def test_it_never_moves_the_cursor_past_a_message_it_failed_to_fetch(
     # Distinct bytes: identical bytes would be one email with two locations.
     small = [imap_account.append("INBOX", CUSTOMER_MAIL + b"%d\r\n" % n) for n in range(2)]
     big = imap_account.append("INBOX", CUSTOMER_MAIL + b"x" * 5000 + b"\r\n")
-    real_fetch = ImapSession.fetch
+    real_fetch = ImapSession.bodies
 
     def broken_fetch(self: ImapSession, uids: list[int]) -> object:
         raise ProtocolError("the connection broke (fetching messages)")
 
     # The connection breaks while the small messages are downloaded, after the large one's
     # size was read: nothing may be skipped.
-    monkeypatch.setattr(ImapSession, "fetch", broken_fetch)
+    monkeypatch.setattr(ImapSession, "bodies", broken_fetch)
     with pytest.raises(CommandError, match="connection broke"):
         run_cli("sync", "--once")
-    monkeypatch.setattr(ImapSession, "fetch", real_fetch)
+    monkeypatch.setattr(ImapSession, "bodies", real_fetch)
     run_cli("sync", "--once")
 
     assert sorted(Message.objects.values_list("uid", flat=True)) == [*small, big]

@@ -24,7 +24,7 @@ from mailroom.leases import LeaseField, new_owner
 from mailroom.models import Folder, HistoryMode, Mailbox
 from mailroom.store.incoming import MISSING, TOO_LARGE, Fetched, LeaseLost, store_chunk
 from mailroom.transport.errors import LiteralTooLarge
-from mailroom.transport.imap import FetchedMessage, ImapSession
+from mailroom.transport.imap import ImapSession
 
 logger = logging.getLogger(__name__)
 
@@ -146,16 +146,17 @@ class _Syncer:
                 logger.warning("folder %s: sync ran out of time; it resumes next time", folder.pk)
                 break
             batch = uids[start : start + conf.FETCH_BATCH]
-            sizes = self.session.sizes(batch)
+            meta = self.session.metadata(batch)
+            sizes = {uid: size for uid, (size, _date) in meta.items()}
             for chunk in _by_volume(batch, sizes):
-                self._chunk(state.uidvalidity, chunk, sizes, len(uids) - position[chunk[-1]] - 1)
+                left = len(uids) - position[chunk[-1]] - 1
+                self._chunk(state.uidvalidity, chunk, meta, left)
             if not FOLDER_LEASE.renew(folder.pk, self.owner, lease_ttl()):
                 raise LeaseLost(f"folder {folder.pk}: the sync lease was lost")
         return self.report
 
-    def _history(self, message: FetchedMessage) -> tuple[bool, bool]:
-        """(store it, as history) for a message of the server."""
-        arrived = message.internal_date
+    def _history(self, arrived: datetime | None) -> tuple[bool, bool]:
+        """(store it, as history) for a message that arrived on the server at ``arrived``."""
         before = self.folder.history_before
         if arrived is None or before is None or arrived >= before - CLOCK_MARGIN:
             return True, False
@@ -163,7 +164,7 @@ class _Syncer:
             return False, True
         return True, True
 
-    def _download(self, wanted: list[int], sizes: dict[int, int]) -> dict[int, FetchedMessage]:
+    def _download(self, wanted: list[int], sizes: dict[int, int]) -> dict[int, bytes]:
         """Fetch ``wanted``; a message bigger than the server said is left on the server.
 
         A literal over the limit breaks the connection (its bytes are never read), so the
@@ -171,12 +172,12 @@ class _Syncer:
         too large get a placeholder.
         """
         try:
-            return {m.uid: m for m in self.session.fetch(wanted)}
+            return self.session.bodies(wanted)
         except LiteralTooLarge as exc:
             if self.reopen is None:
                 raise
             logger.warning("folder %s: %s; fetching one by one", self.folder.pk, exc)
-        fetched: dict[int, FetchedMessage] = {}
+        fetched: dict[int, bytes] = {}
         for uid in wanted:
             self.session = self.reopen()
             self.session.examine(self.folder.name)
@@ -186,42 +187,49 @@ class _Syncer:
                 sizes[uid] = max(exc.size, conf.MAX_MESSAGE_BYTES + 1)
                 continue
             if message is not None:
-                fetched[uid] = message
+                fetched[uid] = message.raw
         self.session = self.reopen()
         self.session.examine(self.folder.name)
         return fetched
 
-    def _chunk(self, uidvalidity: int, chunk: list[int], sizes: dict[int, int], left: int) -> None:
+    def _chunk(
+        self,
+        uidvalidity: int,
+        chunk: list[int],
+        meta: dict[int, tuple[int, datetime | None]],
+        left: int,
+    ) -> None:
         limit = conf.MAX_MESSAGE_BYTES
-        wanted = [uid for uid in chunk if sizes.get(uid, 0) <= limit]
+        sizes = {uid: meta[uid][0] for uid in chunk if uid in meta}
+        decisions = {uid: self._history(meta[uid][1]) for uid in sizes}
+        # Mail from before the import cut-off is not even downloaded.
+        wanted = [uid for uid, size in sizes.items() if size <= limit and decisions[uid][0]]
         fetched = self._download(wanted, sizes)
         items: list[Fetched] = []
         for uid in chunk:
             if uid not in sizes:
                 continue  # expunged before we asked for its size
+            keep, history = decisions[uid]
+            if not keep:
+                continue
+            arrived = meta[uid][1]
             if sizes[uid] > limit:
-                items.append(Fetched(uid=uid, raw=None, size=sizes[uid], placeholder=TOO_LARGE))
+                items.append(
+                    Fetched(uid, None, arrived, sizes[uid], placeholder=TOO_LARGE, history=history)
+                )
                 self.report.too_large += 1
                 continue
-            message = fetched.get(uid) or self._refetch(uid)
-            if message is None:
+            raw = fetched.get(uid)
+            if raw is None:
+                raw = self._refetch(uid)
+            if raw is None:
                 if uid in self.session.uids_after(uid - 1):
-                    items.append(Fetched(uid=uid, raw=None, size=sizes[uid], placeholder=MISSING))
+                    items.append(Fetched(uid, None, arrived, sizes[uid], placeholder=MISSING))
                     self.report.missing += 1
                 else:
                     logger.info("folder %s: UID %s was expunged meanwhile", self.folder.pk, uid)
                 continue
-            keep, history = self._history(message)
-            if keep:
-                items.append(
-                    Fetched(
-                        uid=uid,
-                        raw=message.raw,
-                        internal_date=message.internal_date,
-                        size=len(message.raw),
-                        history=history,
-                    )
-                )
+            items.append(Fetched(uid, raw, arrived, len(raw), history=history))
         result = store_chunk(
             self.folder,
             owner=self.owner,
@@ -237,10 +245,11 @@ class _Syncer:
         if self.progress:
             self.progress(self.folder.pk, self.report.stored, left)
 
-    def _refetch(self, uid: int) -> FetchedMessage | None:
+    def _refetch(self, uid: int) -> bytes | None:
         """A UID the server left out of a FETCH reply is asked for again, alone."""
         logger.info("folder %s: UID %s left out of a FETCH reply", self.folder.pk, uid)
-        return self.session.fetch_one(uid)
+        message = self.session.fetch_one(uid)
+        return None if message is None else message.raw
 
 
 def sync_folder(

@@ -39,6 +39,7 @@ from mailroom.transport.errors import (
     connect_failed,
     imap_response_kind,
 )
+from mailroom.transport.fetch_reply import UnexpectedReply, read_bodies, read_metadata
 from mailroom.transport.hosts import ResolvedHost, ServerSettings, tls_client_context
 
 logger = logging.getLogger(__name__)
@@ -351,22 +352,61 @@ class ImapSession:
             uids = client.search(["UID", f"{last_uid + 1}:*"])
         return sorted(int(u) for u in uids if int(u) > last_uid)
 
-    def sizes(self, uids: list[int]) -> dict[int, int]:
-        """The size in bytes of each message, to decide before downloading it.
+    def _uid_fetch(self, uids: list[int], items: str, stage: str) -> list[object]:
+        """Send ``UID FETCH uids items`` through imaplib and return its raw reply data."""
+        with self._command(stage) as client:
+            typ, data = client._imap.uid("FETCH", ",".join(str(u) for u in uids), items)
+        if typ != "OK":
+            raise ProtocolError(f"the server refused {stage}: {data!r}")
+        return list(data)
+
+    def metadata(self, uids: list[int]) -> dict[int, tuple[int, datetime | None]]:
+        """Size in bytes and arrival time (INTERNALDATE) of each message, before downloading.
 
         A UID the server does not report (expunged meanwhile) is absent.
         """
         if not uids:
             return {}
-        with self._command("reading message sizes") as client:
-            data = client.fetch(uids, ["RFC822.SIZE"])
         asked = set(uids)
-        return {
-            int(uid): int(item[b"RFC822.SIZE"])
-            for uid, item in data.items()
-            # Unsolicited FETCH responses (flag changes) carry no size.
-            if int(uid) in asked and b"RFC822.SIZE" in item
-        }
+        data = self._uid_fetch(uids, "(UID RFC822.SIZE INTERNALDATE)", "reading message sizes")
+        try:
+            found = read_metadata(data)
+        except UnexpectedReply:
+            with self._command("reading message sizes") as client:
+                reply = client.fetch(uids, ["RFC822.SIZE", "INTERNALDATE"])
+            found = {
+                int(uid): (int(item[b"RFC822.SIZE"]), item.get(b"INTERNALDATE"))
+                for uid, item in reply.items()
+                if b"RFC822.SIZE" in item
+            }
+        # Unsolicited FETCH responses (flag changes of other messages) are not answers.
+        return {uid: value for uid, value in found.items() if uid in asked}
+
+    def sizes(self, uids: list[int]) -> dict[int, int]:
+        """The size in bytes of each message, to decide before downloading it.
+
+        A UID the server does not report (expunged meanwhile) is absent.
+        """
+        return {uid: size for uid, (size, _date) in self.metadata(uids).items()}
+
+    def bodies(self, uids: list[int]) -> dict[int, bytes]:
+        """UID → exact bytes of each message asked for (``BODY.PEEK[]``: never sets \\Seen).
+
+        Like :meth:`fetch`, the answer may lack a UID: the caller compares. Raises
+        :class:`LiteralTooLarge` (and closes the session) for a body over ``max_literal``.
+        """
+        if not uids:
+            return {}
+        asked = set(uids)
+        data = self._uid_fetch(uids, "(UID BODY.PEEK[])", "fetching messages")
+        try:
+            found = read_bodies(data)
+        except UnexpectedReply:
+            found = {m.uid: m.raw for m in self.fetch(uids)}
+        missing = sorted(asked - found.keys())
+        if missing:
+            logger.info("the IMAP server returned no body for UIDs %s", missing)
+        return {uid: raw for uid, raw in found.items() if uid in asked}
 
     def fetch(self, uids: list[int]) -> list[FetchedMessage]:
         """Download the messages without setting ``\\Seen``, in ascending UID order.

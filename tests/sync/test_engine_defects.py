@@ -71,13 +71,12 @@ def test_a_uid_left_out_of_a_fetch_reply_is_asked_for_again_and_stored(
 ) -> None:
     make_mailbox()
     uids = [imap_account.append("INBOX", _mail()) for _ in range(3)]
-    real_fetch = ImapSession.fetch
+    real_bodies = ImapSession.bodies
 
-    def forgetful(self: ImapSession, wanted: list[int]) -> list[FetchedMessage]:
-        got = real_fetch(self, wanted)
-        return got if len(wanted) == 1 else [m for m in got if m.uid != uids[1]]
+    def forgetful(self: ImapSession, wanted: list[int]) -> dict[int, bytes]:
+        return {uid: raw for uid, raw in real_bodies(self, wanted).items() if uid != uids[1]}
 
-    monkeypatch.setattr(ImapSession, "fetch", forgetful)
+    monkeypatch.setattr(ImapSession, "bodies", forgetful)
     run_cli("sync", "--once")
 
     assert sorted(Message.objects.values_list("uid", flat=True)) == uids
@@ -91,12 +90,16 @@ def test_a_uid_the_server_never_returns_is_recorded_missing_not_skipped(
 ) -> None:
     mailbox = make_mailbox()
     uids = [imap_account.append("INBOX", _mail()) for _ in range(3)]
-    real_fetch = ImapSession.fetch
+    real_bodies, real_fetch = ImapSession.bodies, ImapSession.fetch
 
-    def never_the_second(self: ImapSession, wanted: list[int]) -> list[FetchedMessage]:
+    def never_the_second(self: ImapSession, wanted: list[int]) -> dict[int, bytes]:
+        return {uid: raw for uid, raw in real_bodies(self, wanted).items() if uid != uids[1]}
+
+    def not_alone_either(self: ImapSession, wanted: list[int]) -> list[FetchedMessage]:
         return [m for m in real_fetch(self, wanted) if m.uid != uids[1]]
 
-    monkeypatch.setattr(ImapSession, "fetch", never_the_second)
+    monkeypatch.setattr(ImapSession, "bodies", never_the_second)
+    monkeypatch.setattr(ImapSession, "fetch", not_alone_either)
     run_cli("sync", "--once")
 
     missing = Message.objects.get(uid=uids[1])
