@@ -19,6 +19,7 @@ from mailroom.models import Message, ProcessingRecord, ProcessingState
 from mailroom.pipeline.base import Context, StepError, Stop
 from mailroom.pipeline.pipelines import HISTORY, HISTORY_CONVERTED, INBOUND, STEPS
 from mailroom.store.parsed import parsed_from_row
+from mailroom.store.writes import write_transaction
 
 logger = logging.getLogger(__name__)
 
@@ -68,7 +69,7 @@ def _process_batch(
 ) -> dict[int, ProcessingState]:
     states: dict[int, ProcessingState] = {}
     cache: dict[str, Any] = {}
-    with transaction.atomic():
+    with write_transaction():
         records = list(
             ProcessingRecord.objects.select_for_update()
             .filter(message_id__in=message_ids)

@@ -20,7 +20,6 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db import transaction
 from django.db.models import F
 from django.db.models.functions import Greatest
 from django.utils import timezone
@@ -37,6 +36,7 @@ from mailroom.models import (
 )
 from mailroom.store.raw import digest_of, save_raw_many
 from mailroom.store.rows import insert_rows
+from mailroom.store.writes import write_transaction
 
 logger = logging.getLogger(__name__)
 
@@ -179,7 +179,7 @@ def store_chunk(
     """
     prepared = [_prepare(item) for item in items]
     result = ChunkResult()
-    with transaction.atomic():
+    with write_transaction():
         moved = Folder.objects.filter(
             pk=folder.pk,
             lease_owner=owner,
@@ -212,7 +212,7 @@ def _insert(
         "id", "sha256", "folder_id", "uidvalidity", "uid"
     ):
         held.setdefault(row.sha256, row)
-    new_rows: list[Message] = []
+    new_rows: list[dict[str, object]] = []
     pending: list[_Prepared] = []
     first_in_chunk: set[str] = set()
     later_copies: list[tuple[str, int]] = []
@@ -230,57 +230,71 @@ def _insert(
                 continue
             first_in_chunk.add(p.digest)
         new_rows.append(
-            Message(
-                mailbox_id=folder.mailbox_id,
-                folder=folder,
-                uidvalidity=uidvalidity,
-                uid=p.item.uid,
-                raw_size=p.item.size or len(p.item.raw or b""),
-                sha256=p.digest,
-                internal_date=p.item.internal_date,
-                is_history=p.item.history,
-                account_version=folder.account_version,
+            {
+                "mailbox_id": folder.mailbox_id,
+                "folder_id": folder.pk,
+                "uidvalidity": uidvalidity,
+                "uid": p.item.uid,
+                "raw_size": p.item.size or len(p.item.raw or b""),
+                "sha256": p.digest,
+                "internal_date": p.item.internal_date,
+                "is_history": p.item.history,
+                "account_version": folder.account_version,
                 **p.fields,
-            )
+            }
         )
         pending.append(p)
     save_raw_many({p.digest: p.data for p in pending})
-    insert_rows(new_rows)
+    insert_rows(Message, new_rows)
     # Found again by their location, which is unique: executemany returns no ids.
-    ids = dict(
+    ids: dict[int, int] = dict(
         Message.objects.filter(
-            folder=folder, uidvalidity=uidvalidity, uid__in=[row.uid for row in new_rows]
+            folder=folder, uidvalidity=uidvalidity, uid__in=[p.item.uid for p in pending]
         ).values_list("uid", "id")
     )
-    for row in new_rows:
-        row.pk = ids[row.uid]
+    new_ids = [ids[p.item.uid] for p in pending]
     # The same bytes twice within one chunk: the later ones are copies of the first.
-    by_digest = {row.sha256: row for row, p in zip(new_rows, pending, strict=True) if p.item.raw}
-    MessageCopy.objects.bulk_create(
-        MessageCopy(message=by_digest[digest], folder=folder, uidvalidity=uidvalidity, uid=uid)
-        for digest, uid in later_copies
+    by_digest = {p.digest: pk for p, pk in zip(pending, new_ids, strict=True) if p.item.raw}
+    insert_rows(
+        MessageCopy,
+        [
+            {
+                "message_id": by_digest[digest],
+                "folder_id": folder.pk,
+                "uidvalidity": uidvalidity,
+                "uid": uid,
+            }
+            for digest, uid in later_copies
+        ],
     )
     result.copies += len(later_copies)
     insert_rows(
+        Attachment,
         [
-            Attachment(message=row, **attachment)
-            for row, p in zip(new_rows, pending, strict=True)
+            {"message_id": pk, **attachment}
+            for p, pk in zip(pending, new_ids, strict=True)
             for attachment in p.attachments
-        ]
+        ],
     )
-    records = []
-    for row, p in zip(new_rows, pending, strict=True):
-        record = ProcessingRecord(message=row)
+    now = timezone.now()
+    records: list[dict[str, object]] = []
+    for p, pk in zip(pending, new_ids, strict=True):
         if p.item.placeholder:
-            record.state = ProcessingState.DONE
-            record.outcome = (
+            outcome = (
                 "not downloaded: too large"
                 if p.item.placeholder == TOO_LARGE
                 else "not returned by the server"
             )
-            record.processed_at = timezone.now()
+            records.append(
+                {
+                    "message_id": pk,
+                    "state": ProcessingState.DONE,
+                    "outcome": outcome,
+                    "processed_at": now,
+                }
+            )
         else:
-            result.to_process.append(row.pk)
-        records.append(record)
-    insert_rows(records)
-    result.stored = [row.pk for row in new_rows]
+            records.append({"message_id": pk})
+            result.to_process.append(pk)
+    insert_rows(ProcessingRecord, records)
+    result.stored = new_ids

@@ -24,6 +24,7 @@ def save_raw_many(blobs: dict[str, bytes]) -> None:
     transaction that stores the rows naming them."""
     if blobs:
         insert_rows(
-            [RawMessage(sha256=digest, data=data) for digest, data in blobs.items()],
+            RawMessage,
+            [{"sha256": digest, "data": data} for digest, data in blobs.items()],
             ignore_conflicts=True,
         )

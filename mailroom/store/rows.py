@@ -1,32 +1,45 @@
 """Insert many rows with one prepared statement: the store's hot path.
 
-``bulk_create`` compiles an expression for every value of every row, which cost more than
-parsing the mail itself; this prepares each value with the field's own ``get_db_prep_save``
-(the same conversion Django applies) and hands the rows to the driver's ``executemany``.
-It works on SQLite and PostgreSQL alike. Primary keys are not returned: callers find the new
-rows again by a unique key of their own.
+``bulk_create`` builds a model instance per row (with its signals) and compiles an expression
+for every value, which cost more than parsing the mail itself. Here rows are plain dicts of
+column values (by attribute name, e.g. ``folder_id``); each value is converted with the field's
+own ``get_db_prep_save``, the same conversion Django applies, and the rows go to the driver's
+``executemany``. It works on SQLite and PostgreSQL alike. Primary keys are not returned:
+callers find the new rows again by a unique key of their own.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from typing import Any
 
 from django.db import connection, models
 from django.db.models.constants import OnConflict
+from django.utils import timezone
 
 
 def insert_rows(
-    objects: Sequence[models.Model], *, ignore_conflicts: bool = False, batch: int = 500
+    model: type[models.Model],
+    rows: list[dict[str, Any]],
+    *,
+    ignore_conflicts: bool = False,
+    batch: int = 500,
 ) -> None:
-    """INSERT ``objects`` (all of one model), without their auto primary key."""
-    if not objects:
+    """INSERT ``rows`` into ``model``'s table; columns left out get the field's default."""
+    if not rows:
         return
-    meta = type(objects[0])._meta
+    meta = model._meta
     fields = [
         f
         for f in meta.concrete_fields
         if not (f.primary_key and isinstance(f, models.AutoField | models.BigAutoField))
     ]
+    now = timezone.now()
+    defaults: dict[str, Any] = {}
+    for f in fields:
+        if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False):
+            defaults[f.attname] = now
+        elif f.has_default() or f.null:
+            defaults[f.attname] = f.get_default()
     quote = connection.ops.quote_name
     on_conflict = OnConflict.IGNORE if ignore_conflicts else None
     head = connection.ops.insert_statement(on_conflict=on_conflict)
@@ -34,10 +47,15 @@ def insert_rows(
     values = ", ".join(["%s"] * len(fields))
     suffix = connection.ops.on_conflict_suffix_sql(fields, on_conflict, [], []) or ""
     sql = f"{head} {quote(meta.db_table)} ({columns}) VALUES ({values}) {suffix}"
-    rows = [
-        [f.get_db_prep_save(f.pre_save(obj, add=True), connection) for f in fields]
-        for obj in objects
+    prepared = [
+        [
+            f.get_db_prep_save(
+                row[f.attname] if f.attname in row else defaults.get(f.attname, ""), connection
+            )
+            for f in fields
+        ]
+        for row in rows
     ]
     with connection.cursor() as cursor:
-        for start in range(0, len(rows), batch):
-            cursor.executemany(sql, rows[start : start + batch])
+        for start in range(0, len(prepared), batch):
+            cursor.executemany(sql, prepared[start : start + batch])

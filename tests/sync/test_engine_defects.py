@@ -213,10 +213,10 @@ def test_a_chunk_that_fails_to_store_leaves_no_raw_bytes_behind(
 
     real_insert = incoming.insert_rows
 
-    def crash_at_the_records(objects: list[object], **kwargs: bool) -> None:
-        if objects and isinstance(objects[0], ProcessingRecord):
+    def crash_at_the_records(model: type, rows: list[dict[str, object]], **kwargs: bool) -> None:
+        if model is ProcessingRecord:
             raise RuntimeError("killed in the middle of the chunk")
-        real_insert(objects, **kwargs)  # type: ignore[arg-type]
+        real_insert(model, rows, **kwargs)
 
     monkeypatch.setattr(incoming, "insert_rows", crash_at_the_records)
     with pytest.raises(RuntimeError):
