@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Callable
@@ -23,6 +25,7 @@ from mailroom.models import (
 )
 from tests.conftest import run_cli
 from tests.servers.fixtures import ImapAccount
+from tests.transport.peers import ImapPeer
 
 pytestmark = pytest.mark.django_db
 
@@ -131,6 +134,7 @@ CONFIG = {
             },
             "username": "sales",
             "processor": {"kind": "lead", "settings": {"source": "Email"}},
+            "history": {"mode": "days", "days": 30, "convert": False},
             "folders": [{"name": "INBOX", "selected": True}, {"name": "Spam", "selected": False}],
             "access": {"users": [], "roles": ["Sales team"]},
             "rules": [
@@ -296,6 +300,9 @@ def test_it_reports_that_the_smtp_login_was_accepted(
         (("imap", "host"), "bad host", r"mailboxes\[0\]\.imap\.host: this is not a valid host"),
         (("email",), "not-an-email", r"mailboxes\[0\]\.email: must be an email address"),
         (("processor", "settings", "source"), "Fax", r"processor\.settings\.source"),
+        (("history", "mode"), "some", r"mailboxes\[0\]\.history\.mode: must be one of"),
+        (("history", "days"), 0, r"mailboxes\[0\]\.history\.days: must be a whole number"),
+        (("history", "convert"), "yes", r"mailboxes\[0\]\.history\.convert: must be true"),
     ],
 )
 def test_it_refuses_a_document_with_a_bad_value_and_names_its_path(
@@ -330,3 +337,96 @@ def test_a_mailbox_whose_password_cannot_be_decrypted_does_not_stop_the_others(
     assert broken.status == "auth_error"
     assert Message.objects.filter(mailbox=working).count() == 1
     assert ProcessingRecord.objects.get().state == "done"
+
+
+def test_it_refuses_an_import_that_would_send_the_stored_password_to_another_server(
+    make_mailbox: Callable[..., Mailbox], imap_account: ImapAccount, tmp_path: Path
+) -> None:
+    mailbox = make_mailbox()
+    doc = json.loads(run_cli("config", "export"))
+    with ImapPeer() as other:
+        # A document that moves the mailbox to another server: no password can come with it.
+        doc["mailboxes"][0]["imap"]["port"] = other.port
+        path = tmp_path / "moved.json"
+        path.write_text(json.dumps(doc))
+        try:
+            run_cli("config", "import", str(path))
+        except CommandError as exc:
+            refused: CommandError | None = exc
+        else:
+            refused = None
+        with contextlib.suppress(CommandError):
+            run_cli("sync", "--once", "--mailbox", str(mailbox.pk))
+
+        # Before the fix the import kept the stored password, and the next sync logged in to
+        # the other server with it.
+        assert not any(imap_account.password.encode() in line for line in other.commands)
+    assert refused is not None
+    assert re.search(r"^nothing imported; mailboxes\[0\]\.imap\.port: ", str(refused))
+    assert "password" in str(refused)
+    connection = MailboxConnection.objects.get(mailbox=mailbox)
+    assert connection.imap_port == imap_account.port
+    assert connection.password == imap_account.password
+
+
+def _import(tmp_path: Path, doc: dict[str, object]) -> str:
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(doc))
+    return run_cli("config", "import", str(path))
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "where"),
+    [
+        (("smtp", "host"), "smtp.elsewhere.test", r"mailboxes\[0\]\.smtp\.host"),
+        (("imap", "encryption"), "none", r"mailboxes\[0\]\.imap\.encryption"),
+        (("username",), "someone-else", r"mailboxes\[0\]\.username"),
+    ],
+)
+def test_it_refuses_any_server_change_that_would_reuse_the_stored_password(
+    tmp_path: Path, path: tuple[str, ...], value: object, where: str
+) -> None:
+    _import(tmp_path, CONFIG)
+    mailbox = Mailbox.objects.get()
+    connection = mailbox.connection
+    connection.set_password("stored-pw")
+    connection.save()
+    changed = json.loads(json.dumps(CONFIG))
+    target = changed["mailboxes"][0]
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+
+    with pytest.raises(CommandError, match=where + ": changes the server or login"):
+        _import(tmp_path, changed)
+    assert json.loads(run_cli("config", "export")) == CONFIG
+    assert MailboxConnection.objects.get(mailbox=mailbox).password == "stored-pw"
+
+
+def test_it_connects_a_new_account_when_no_password_is_stored(tmp_path: Path) -> None:
+    _import(tmp_path, CONFIG)
+    before = Mailbox.objects.get()
+    moved = json.loads(json.dumps(CONFIG))
+    moved["mailboxes"][0]["imap"]["host"] = "imap.elsewhere.test"
+    moved["mailboxes"][0]["history"] = {"mode": "all", "convert": True}
+
+    _import(tmp_path, moved)
+
+    after = Mailbox.objects.get()
+    assert after.account_version == before.account_version + 1
+    assert (after.history_mode, after.history_days, after.history_convert) == ("all", None, True)
+    assert not after.connection.has_password
+
+
+def test_it_never_moves_the_history_cut_off_of_the_same_account(tmp_path: Path) -> None:
+    _import(tmp_path, CONFIG)
+    before = Mailbox.objects.get()
+    again = json.loads(json.dumps(CONFIG))
+    again["mailboxes"][0]["history"] = {"mode": "all"}
+
+    _import(tmp_path, again)
+
+    after = Mailbox.objects.get()
+    assert (after.history_mode, after.history_days) == ("days", 30)
+    assert after.account_started_at == before.account_started_at
+    assert after.account_version == before.account_version

@@ -11,10 +11,12 @@ Format (version 1), documented in docs/configuration.md::
                     "imap": {"enabled", "host", "port", "encryption"},
                     "smtp": {"enabled", "host", "port", "encryption"},
                     "username", "processor": {"kind", "settings"},
+                    "history": {"mode", "days", "convert"},
                     "folders": [{"name", "selected"}, …],
                     "access": {"users": [user names], "roles": [group names]},
                     "rules": [{"name", "active", "template",
                                "conditions": [{"field", "operator", "value"}, …]}, …]}, …]}
 
-Passwords are never exported; an import keeps a mailbox's stored password.
+Passwords are never exported; an import keeps a mailbox's stored password, and so refuses to
+change the server settings or login that password was entered for.
 """

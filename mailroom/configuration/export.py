@@ -31,6 +31,11 @@ def mailbox_document(mailbox: Mailbox) -> dict[str, Any]:
         },
         "username": c.username,
         "processor": {"kind": mailbox.processor_kind, "settings": mailbox.processor_settings},
+        "history": {
+            "mode": mailbox.history_mode,
+            "days": mailbox.history_days,
+            "convert": mailbox.history_convert,
+        },
         "folders": [{"name": f.name, "selected": f.selected} for f in mailbox.folders.all()],
         "access": {
             "users": sorted(u.get_username() for u in mailbox.authorized_users.all()),

@@ -20,6 +20,7 @@ from mailroom.models import (
     EmailTemplate,
     EmailTemplateTranslation,
     Encryption,
+    HistoryMode,
     LeadSource,
     Mailbox,
     RuleCondition,
@@ -29,6 +30,19 @@ from mailroom.models import (
 from mailroom.pipeline.processors.registry import PROCESSORS, load_processor
 from mailroom.transport.errors import BadArgument
 from mailroom.transport.hosts import check_host_text
+from mailroom.web.forms import changed_server_settings
+
+# Where each setting the stored password belongs to sits in the document.
+_PATHS = {
+    "imap_host": "imap.host",
+    "imap_port": "imap.port",
+    "imap_encryption": "imap.encryption",
+    "smtp_host": "smtp.host",
+    "smtp_port": "smtp.port",
+    "smtp_encryption": "smtp.encryption",
+    "username": "username",
+    "account_type": "account_type",
+}
 
 
 class ConfigurationInvalid(Exception):
@@ -72,6 +86,26 @@ def _validate_server(server: Any, where: str) -> None:
             raise ConfigurationInvalid(f"{where}.host: {exc}") from None
 
 
+def _validate_history(history: Any, where: str) -> None:
+    _require(isinstance(history, dict), where, "must be an object")
+    mode = history.get("mode", HistoryMode.NONE)
+    _require(
+        mode in HistoryMode.values,
+        f"{where}.mode",
+        f"must be one of {', '.join(HistoryMode.values)}",
+    )
+    days = history.get("days")
+    if mode == HistoryMode.DAYS or days is not None:
+        _require(
+            isinstance(days, int) and not isinstance(days, bool) and 0 < days <= 36500,
+            f"{where}.days",
+            "must be a whole number of days from 1 to 36500",
+        )
+    _require(
+        isinstance(history.get("convert", False), bool), f"{where}.convert", "must be true or false"
+    )
+
+
 def _validate(doc: Any) -> None:
     _require(isinstance(doc, dict), "document", "must be a JSON object")
     _require(doc.get("format") == FORMAT, "format", f"must be {FORMAT!r}")
@@ -90,6 +124,8 @@ def _validate(doc: Any) -> None:
         _require(_is_email(m.get("email")), f"{where}.email", "must be an email address")
         for protocol in ("imap", "smtp"):
             _validate_server(m.get(protocol, {}), f"{where}.{protocol}")
+        if "history" in m:
+            _validate_history(m["history"], f"{where}.history")
         for j, folder in enumerate(m.get("folders", [])):
             name = folder.get("name")
             _require(
@@ -122,7 +158,7 @@ def _merged(existing: Mailbox | None, m: dict[str, Any]) -> dict[str, Any]:
         return m
     current = _mailbox_document(existing)
     merged = {**current, **m}
-    for section in ("imap", "smtp", "processor", "access"):
+    for section in ("imap", "smtp", "processor", "access", "history"):
         merged[section] = {**current[section], **m.get(section, {})}
     return merged
 
@@ -138,27 +174,39 @@ def _import_mailbox(m: dict[str, Any], where: str) -> None:
     )
     for key, message in errors.items():
         raise ConfigurationInvalid(f"{where}.processor.settings.{key}: {message}")
-    imap, smtp = m.get("imap", {}), m.get("smtp", {})
-    mailbox = save_mailbox(
-        MailboxInput(
-            label=m["label"],
-            email=m["email"],
-            account_type=m.get("account_type", "other"),
-            imap_enabled=imap.get("enabled", True),
-            imap_host=imap.get("host", ""),
-            imap_port=int(imap.get("port", 993)),
-            imap_encryption=imap.get("encryption", "ssl"),
-            smtp_enabled=smtp.get("enabled", True),
-            smtp_host=smtp.get("host", ""),
-            smtp_port=int(smtp.get("port", 465)),
-            smtp_encryption=smtp.get("encryption", "ssl"),
-            username=m.get("username", ""),
-            processor_kind=m.get("processor", {}).get("kind", "none"),
-            processor_settings=m.get("processor", {}).get("settings", {}),
-        ),
-        password=None if existing else "",
-        mailbox=existing,
+    imap, smtp, history = m.get("imap", {}), m.get("smtp", {}), m.get("history", {})
+    mode = history.get("mode", HistoryMode.NONE)
+    data = MailboxInput(
+        label=m["label"],
+        email=m["email"],
+        account_type=m.get("account_type", "other"),
+        imap_enabled=imap.get("enabled", True),
+        imap_host=imap.get("host", ""),
+        imap_port=int(imap.get("port", 993)),
+        imap_encryption=imap.get("encryption", "ssl"),
+        smtp_enabled=smtp.get("enabled", True),
+        smtp_host=smtp.get("host", ""),
+        smtp_port=int(smtp.get("port", 465)),
+        smtp_encryption=smtp.get("encryption", "ssl"),
+        username=m.get("username", ""),
+        processor_kind=m.get("processor", {}).get("kind", "none"),
+        processor_settings=m.get("processor", {}).get("settings", {}),
+        history_mode=mode,
+        history_days=history.get("days") if mode == HistoryMode.DAYS else None,
+        history_convert=history.get("convert", False),
     )
+    if existing is not None and existing.connection.has_password:
+        # No password comes with a document, so the stored one would be kept: it must then
+        # not go to another server or login (the mailbox form asks for it again instead).
+        changed = changed_server_settings(existing, data)
+        if changed:
+            raise ConfigurationInvalid(
+                f"{where}.{_PATHS[changed[0]]}: changes the server or login of a mailbox whose "
+                "password is stored; an import carries no password, and the stored one is only "
+                "sent to the server it was entered for. Make this change in the mailbox form, "
+                "which asks for the password again."
+            )
+    mailbox = save_mailbox(data, password=None if existing else "", mailbox=existing)
     folders = m.get("folders", [])
     listed = {f["name"] for f in folders}
     # Folders the document does not list keep their selection.

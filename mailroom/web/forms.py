@@ -8,13 +8,66 @@ from typing import Any
 from django import forms
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.http import QueryDict
 
 from mailroom.mailboxes.actions import MailboxInput
-from mailroom.models import AccountType, CasePriority, Encryption, LeadSource, Mailbox
+from mailroom.models import (
+    AccountType,
+    CasePriority,
+    Encryption,
+    HistoryMode,
+    LeadSource,
+    Mailbox,
+    MailboxConnection,
+)
 from mailroom.pipeline.processors.registry import load_processor, processor_choices
 from mailroom.transport.errors import BadArgument
 from mailroom.transport.hosts import check_host_text
 from mailroom.transport.imap import check_imap_argument
+
+# The settings a stored password belongs to: change one, and the password must be typed again,
+# so that the stored secret is never sent to a server, or an account, it was not entered for.
+SERVER_FIELDS = (
+    "imap_host",
+    "imap_port",
+    "imap_encryption",
+    "smtp_host",
+    "smtp_port",
+    "smtp_encryption",
+    "username",
+)
+
+
+def changed_server_settings(mailbox: Mailbox, data: MailboxInput) -> list[str]:
+    """The settings in ``data`` that differ from those ``mailbox``'s stored password was
+    entered for (``SERVER_FIELDS`` and ``account_type``). With any, the stored password must
+    not be used: the mailbox form asks for it again, and a configuration import is refused.
+    """
+    connection = MailboxConnection.objects.filter(mailbox=mailbox).first()
+    changed = [
+        name
+        for name in SERVER_FIELDS
+        if connection is None or getattr(data, name) != getattr(connection, name)
+    ]
+    if data.account_type != mailbox.account_type:
+        changed.append("account_type")
+    return changed
+
+
+# Changing one of these on a mailbox that has an IMAP host connects a different account
+# (mailroom.mailboxes.actions.is_new_account decides; these are the fields it compares).
+ACCOUNT_FIELDS = ("account_type", "imap_host", "imap_port", "username")
+
+NEW_ACCOUNT_WARNING = (
+    "This connects a different account: a new mailbox account will be registered; mail "
+    "already stored stays, marked as from the earlier account."
+)
+
+HISTORY_HELP = (
+    "Mail already on the server when the account is connected is history: it is stored and "
+    "threaded, but never answered by autoresponse rules. The cut-off is set when the account "
+    "is connected; saving the mailbox again never moves it."
+)
 
 
 class MailboxForm(forms.Form):
@@ -49,6 +102,35 @@ class MailboxForm(forms.Form):
         help_text="Check the connection to list the server's folders.",
     )
 
+    # Shown when an account is connected: on create, and when the account changes.
+    history_mode = forms.ChoiceField(
+        choices=[
+            (HistoryMode.NONE, "None (default)"),
+            (HistoryMode.DAYS, "Last N days"),
+            (HistoryMode.ALL, "All"),
+        ],
+        required=False,
+        initial=HistoryMode.NONE,
+        widget=forms.RadioSelect,
+        label="Import existing mail",
+        help_text=HISTORY_HELP,
+    )
+    history_days = forms.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=36500,
+        label="Days of existing mail",
+        help_text="With “Last N days”: how many days back.",
+    )
+    history_convert = forms.BooleanField(
+        required=False,
+        label="Convert imported history to Leads/Cases",
+        help_text="Only with “Convert to Lead” or “Convert to Case”. History is never answered.",
+    )
+    confirm_new_account = forms.BooleanField(
+        required=False, label="Yes, connect the different account"
+    )
+
     processor_kind = forms.ChoiceField(choices=processor_choices(), label="Email processing")
     owner = forms.ModelChoiceField(
         queryset=get_user_model().objects.filter(is_active=True),
@@ -81,6 +163,12 @@ class MailboxForm(forms.Form):
     ) -> None:
         super().__init__(*args, **kwargs)
         self.mailbox = mailbox
+        if isinstance(self.data, QueryDict) and not self.data.get("history_mode"):
+            # The history choice is only on the page when an account is connected; when it
+            # appears on a page posted without it, it shows the default.
+            data = self.data.copy()
+            data["history_mode"] = HistoryMode.NONE
+            self.data = data
         self.offer_folders(folder_names or [])
         if mailbox is not None and mailbox.connection.has_password:
             self.fields["password"].help_text = "A password is stored. Leave empty to keep it."
@@ -132,8 +220,17 @@ class MailboxForm(forms.Form):
             raise forms.ValidationError("The password cannot contain line breaks.")
         return password
 
+    def clean_history_mode(self) -> str:
+        mode: str = self.cleaned_data.get("history_mode") or HistoryMode.NONE
+        return mode
+
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
+        if data.get("history_mode") == HistoryMode.DAYS and not data.get("history_days"):
+            if "history_days" not in self.errors:
+                self.add_error("history_days", "Enter how many days of existing mail to import.")
+        elif data.get("history_mode") != HistoryMode.DAYS:
+            data["history_days"] = None
         kind = data.get("processor_kind")
         if kind:
             for field, message in (
@@ -171,7 +268,23 @@ class MailboxForm(forms.Form):
             username=d["username"],
             processor_kind=d["processor_kind"],
             processor_settings=self.processor_settings(),
+            history_mode=d["history_mode"],
+            history_days=d["history_days"],
+            history_convert=d["history_convert"],
         )
+
+    def account_input(self) -> MailboxInput:
+        """The connection settings typed so far (the rest left at defaults), to compare them
+        with the stored ones; usable when only the connection fields are valid."""
+        d = self.cleaned_data
+        current = self.mailbox.connection if self.mailbox is not None else None
+        values: dict[str, Any] = {
+            name: d.get(name, getattr(current, name, None)) for name in SERVER_FIELDS
+        }
+        account_type = d.get("account_type") or (
+            self.mailbox.account_type if self.mailbox else AccountType.OTHER
+        )
+        return MailboxInput(label="", email="", account_type=account_type, **values)
 
     @staticmethod
     def initial_for(mailbox: Mailbox) -> dict[str, Any]:
@@ -192,6 +305,9 @@ class MailboxForm(forms.Form):
             "smtp_encryption": c.smtp_encryption,
             "username": c.username,
             "folders": list(mailbox.folders.filter(selected=True).values_list("name", flat=True)),
+            "history_mode": mailbox.history_mode,
+            "history_days": mailbox.history_days,
+            "history_convert": mailbox.history_convert,
             "processor_kind": mailbox.processor_kind,
             "owner": settings.get("owner"),
             "source": settings.get("source"),
