@@ -10,9 +10,12 @@ never by flags: someone reading the shared mailbox in webmail hides nothing from
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import queue
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -111,6 +114,19 @@ def _baseline(folder: Folder, owner: str, uidvalidity: int) -> None:
         setattr(folder, name, value)
 
 
+# Size in bytes and arrival time of a message on the server, by UID.
+Meta = tuple[int, datetime | None]
+
+
+@dataclass
+class _Gathered:
+    """One downloaded chunk, ready to store: its items and where the cursor goes after it."""
+
+    items: list[Fetched]
+    cursor: int
+    left: int
+
+
 class _Syncer:
     def __init__(
         self,
@@ -140,20 +156,62 @@ class _Syncer:
         ):
             _baseline(folder, self.owner, state.uidvalidity)
         uids = self.session.uids_after(folder.last_uid)
+        if len(uids) <= conf.FETCH_BATCH:
+            for gathered in self._gathered(uids):
+                self._store(state.uidvalidity, gathered)
+        else:
+            self._pipelined(state.uidvalidity, uids)
+        return self.report
+
+    def _gathered(self, uids: list[int]) -> Iterator[_Gathered]:
+        """Download ``uids`` chunk by chunk (IMAP only, no database)."""
         position = {uid: index for index, uid in enumerate(uids)}
         for start in range(0, len(uids), conf.FETCH_BATCH):
             if time.monotonic() > self.deadline:
-                logger.warning("folder %s: sync ran out of time; it resumes next time", folder.pk)
-                break
+                logger.warning("folder %s: sync ran out of time; resumes next time", self.folder.pk)
+                return
             batch = uids[start : start + conf.FETCH_BATCH]
             meta = self.session.metadata(batch)
             sizes = {uid: size for uid, (size, _date) in meta.items()}
             for chunk in _by_volume(batch, sizes):
                 left = len(uids) - position[chunk[-1]] - 1
-                self._chunk(state.uidvalidity, chunk, meta, left)
-            if not FOLDER_LEASE.renew(folder.pk, self.owner, lease_ttl()):
-                raise LeaseLost(f"folder {folder.pk}: the sync lease was lost")
-        return self.report
+                yield _Gathered(self._gather(chunk, meta), cursor=chunk[-1], left=left)
+
+    def _pipelined(self, uidvalidity: int, uids: list[int]) -> None:
+        """A large import: the next chunk downloads while this one is parsed and stored.
+
+        The download thread alone uses the IMAP session and never the database; this thread
+        alone stores. Socket reads release the GIL, so the two overlap.
+        """
+        ready: queue.Queue[_Gathered | BaseException | None] = queue.Queue(maxsize=2)
+        stop = threading.Event()
+
+        def download() -> None:
+            try:
+                for gathered in self._gathered(uids):
+                    while not stop.is_set():
+                        with contextlib.suppress(queue.Full):
+                            ready.put(gathered, timeout=0.5)
+                            break
+                    if stop.is_set():
+                        return
+                ready.put(None)
+            except BaseException as exc:  # handed to the storing thread, which raises it
+                ready.put(exc)
+
+        downloader = threading.Thread(target=download, name="mailroom-download", daemon=True)
+        downloader.start()
+        try:
+            while (item := ready.get()) is not None:
+                if isinstance(item, BaseException):
+                    raise item
+                self._store(uidvalidity, item)
+        finally:
+            stop.set()
+            while downloader.is_alive():
+                with contextlib.suppress(queue.Empty):
+                    ready.get(timeout=0.1)
+            downloader.join()
 
     def _history(self, arrived: datetime | None) -> tuple[bool, bool]:
         """(store it, as history) for a message that arrived on the server at ``arrived``."""
@@ -192,13 +250,10 @@ class _Syncer:
         self.session.examine(self.folder.name)
         return fetched
 
-    def _chunk(
-        self,
-        uidvalidity: int,
-        chunk: list[int],
-        meta: dict[int, tuple[int, datetime | None]],
-        left: int,
-    ) -> None:
+    def _gather(
+        self, chunk: list[int], meta: dict[int, tuple[int, datetime | None]]
+    ) -> list[Fetched]:
+        """What to store for ``chunk``: the bytes, or a placeholder saying why there are none."""
         limit = conf.MAX_MESSAGE_BYTES
         sizes = {uid: meta[uid][0] for uid in chunk if uid in meta}
         decisions = {uid: self._history(meta[uid][1]) for uid in sizes}
@@ -230,20 +285,25 @@ class _Syncer:
                     logger.info("folder %s: UID %s was expunged meanwhile", self.folder.pk, uid)
                 continue
             items.append(Fetched(uid, raw, arrived, len(raw), history=history))
+        return items
+
+    def _store(self, uidvalidity: int, gathered: _Gathered) -> None:
         result = store_chunk(
             self.folder,
             owner=self.owner,
             uidvalidity=uidvalidity,
-            items=items,
-            cursor=chunk[-1],
-            backlog=left,
+            items=gathered.items,
+            cursor=gathered.cursor,
+            backlog=gathered.left,
         )
+        if not FOLDER_LEASE.renew(self.folder.pk, self.owner, lease_ttl()):
+            raise LeaseLost(f"folder {self.folder.pk}: the sync lease was lost")
         self.report.stored += len(result.stored)
         self.report.copies += result.copies
         if self.on_stored and result.to_process:
             self.on_stored(result.to_process)
         if self.progress:
-            self.progress(self.folder.pk, self.report.stored, left)
+            self.progress(self.folder.pk, self.report.stored, gathered.left)
 
     def _refetch(self, uid: int) -> bytes | None:
         """A UID the server left out of a FETCH reply is asked for again, alone."""
