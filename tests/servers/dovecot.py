@@ -122,6 +122,7 @@ class DovecotServer:
         max_userip_connections: int = 100,
         fsync: bool = False,
         keep_files: bool | None = None,
+        extra_config: str = "",
     ) -> None:
         """Configure, but do not start, a server.
 
@@ -133,6 +134,9 @@ class DovecotServer:
         default to off, so that tests of wrong passwords do not slow down every
         later login from 127.0.0.1. ``keep_files`` keeps the temp dir after
         `stop()`; it defaults to the MAILROOM_KEEP_DOVECOT environment variable.
+        ``extra_config`` is appended to the generated dovecot.conf, for example to raise
+        process and client limits (a later setting overrides an earlier one, and a second
+        ``service NAME {…}`` block adds to the first).
         """
         self.start_timeout = start_timeout
         self.separator = separator
@@ -141,6 +145,7 @@ class DovecotServer:
         self.auth_penalty = auth_penalty
         self.max_userip_connections = max_userip_connections
         self.fsync = fsync
+        self.extra_config = extra_config
         if keep_files is None:
             keep_files = bool(os.environ.get("MAILROOM_KEEP_DOVECOT"))
         self.keep_files = keep_files
@@ -527,6 +532,10 @@ class DovecotServer:
             max_userip=self.max_userip_connections,
             fsync="optimized" if self.fsync else "never",
         )
+        if self.extra_config:
+            config += "# Extra configuration given to DovecotServer.\n" + self.extra_config
+            if not config.endswith("\n"):
+                config += "\n"
         self.config_path.write_text(config)
         self._chown(self.config_path)
 
