@@ -332,6 +332,17 @@ def sync_folder(
     try:
         folder = Folder.objects.select_related("mailbox").get(pk=folder_id)
         report = _Syncer(session, folder, owner, on_stored, progress, reopen).run()
-    finally:
+    except BaseException:
         FOLDER_LEASE.release(folder_id, owner)
+        raise
+    # Released in the same UPDATE that records the success and schedules the safety poll.
+    now = timezone.now()
+    FOLDER_LEASE.release(
+        folder_id,
+        owner,
+        missing=False,
+        last_error="",
+        last_synced_at=now,
+        next_poll_at=now + timedelta(seconds=conf.POLL_SECONDS),
+    )
     return report

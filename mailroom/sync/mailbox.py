@@ -72,11 +72,25 @@ def _schedule_polls(folder_ids: Iterable[int]) -> None:
     )
 
 
+# A healthy mailbox's "last successful sync" is written at most this often: a watcher that
+# syncs on every push must not add a write per message for it.
+HEALTH_WRITE_INTERVAL = timedelta(seconds=10)
+
+
 def _succeeded(mailbox: Mailbox) -> None:
     now = timezone.now()
+    healthy = (
+        mailbox.status == MailboxStatus.OK
+        and mailbox.failing_since is None
+        and mailbox.last_synced_at is not None
+        and now - mailbox.last_synced_at < HEALTH_WRITE_INTERVAL
+    )
+    if healthy:
+        return
     if mailbox.failing_since is not None and resolve_alert(mailbox.pk, "degraded"):
         notify(mailbox.pk, "recovered", f"{mailbox.label}: the mail server is reachable again.")
-    resolve_alert(mailbox.pk, "auth")
+    if mailbox.status != MailboxStatus.OK:
+        resolve_alert(mailbox.pk, "auth")
     Mailbox.objects.filter(pk=mailbox.pk).update(
         status=MailboxStatus.OK,
         status_detail="",
@@ -188,7 +202,6 @@ def sync_mailbox(
         for each in opened:
             each.close()
     _succeeded(mailbox)
-    _schedule_polls(wanted)
     return report
 
 
@@ -239,8 +252,5 @@ def _sync_folders(
                 "in mailroom.",
             )
             continue
-        Folder.objects.filter(pk=folder_id).update(
-            missing=False, last_error="", last_synced_at=timezone.now()
-        )
     if failed and len(failed) == len(folder_ids):
         raise failed[0]
