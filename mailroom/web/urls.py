@@ -3,7 +3,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import URLPattern, path
 
-from mailroom.web.views import mailboxes, messages, records
+from mailroom.web.views import mailbox_delete, mailbox_form, mailboxes, messages, records
 
 urlpatterns: list[URLPattern] = [
     path(
@@ -13,9 +13,25 @@ urlpatterns: list[URLPattern] = [
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", mailboxes.mailbox_list, name="mailbox-list"),
-    path("mailboxes/new/", mailboxes.mailbox_form, name="mailbox-create"),
+    path("mailboxes/new/", mailbox_form.mailbox_form, name="mailbox-create"),
     path("mailboxes/<int:mailbox_id>/", mailboxes.mailbox_detail, name="mailbox-detail"),
-    path("mailboxes/<int:mailbox_id>/edit/", mailboxes.mailbox_form, name="mailbox-edit"),
+    path("mailboxes/<int:mailbox_id>/edit/", mailbox_form.mailbox_form, name="mailbox-edit"),
+    path(
+        "mailboxes/<int:mailbox_id>/progress/",
+        mailboxes.mailbox_progress,
+        name="mailbox-progress",
+    ),
+    path("mailboxes/<int:mailbox_id>/sync/", mailboxes.mailbox_sync, name="mailbox-sync"),
+    path(
+        "mailboxes/<int:mailbox_id>/alerts/<int:alert_id>/dismiss/",
+        mailboxes.alert_dismiss,
+        name="alert-dismiss",
+    ),
+    path(
+        "mailboxes/<int:mailbox_id>/delete/",
+        mailbox_delete.mailbox_delete,
+        name="mailbox-delete",
+    ),
     path("messages/<int:message_id>/", messages.message_detail, name="message-detail"),
     path("cases/", records.case_list, name="case-list"),
     path("leads/", records.lead_list, name="lead-list"),

@@ -17,6 +17,7 @@ from playwright.sync_api import Page, expect
 from tests.servers.fixtures import ImapAccount
 from tests.servers.smtp import SmtpSink
 from tests.ui.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, MailroomServer, free_port
+from tests.ui.slow_proxy import SlowProxy
 
 # The screenshots in docs/ are refreshed on request (MAILROOM_UPDATE_SCREENSHOTS=1), so an
 # ordinary test run leaves the work tree clean; otherwise they go to a throwaway folder.
@@ -130,16 +131,17 @@ def test_it_adds_a_mailbox_after_checking_its_connection_and_syncs_it(
 
     expect(page.get_by_role("heading", name="Support")).to_be_visible()
     expect(page.locator("ul.messages")).to_contain_text("Mailbox “Support” saved.")
-    meta = page.locator("dl.meta")
-    expect(meta).to_contain_text("support@example.test")
-    expect(meta).to_contain_text("Convert to Case")
-    expect(meta).to_contain_text("INBOX")
-    expect(meta).not_to_contain_text("Archive")
+    about = page.locator("#about")
+    expect(about).to_contain_text("support@example.test")
+    expect(about).to_contain_text("Convert to Case")
+    expect(page.locator("#folders")).to_contain_text("INBOX")
+    expect(page.locator("#folders")).not_to_contain_text("Archive")
     assert secret not in page.content()
 
-    # The embedded watcher logs in with the saved password and syncs INBOX.
+    # Saving asked for a sync at once; it logs in with the saved password and syncs INBOX.
     assert _synced_status(page) == "Working"
-    expect(meta).not_to_contain_text("never")
+    expect(page.locator("#health")).not_to_contain_text("never")
+    expect(page.locator("#folders")).to_contain_text("up to date")
     assert secret not in page.content()
     _screenshot(page, "mailbox-detail.png")
 
@@ -242,3 +244,125 @@ def test_it_saves_the_password_it_checked_without_asking_for_it_again(
     status = _synced_status(page)
     assert mailroom_server.interrupt() == 0, mailroom_server.log()
     assert status == "Working"
+
+
+def _order(n: int) -> bytes:
+    return (
+        f"From: Customer {n} <c{n}@customer.test>\r\nTo: support@example.test\r\n"
+        f"Subject: Order {n}\r\nMessage-ID: <order-{n}@customer.test>\r\n\r\nHello {n}\r\n"
+    ).encode()
+
+
+def _progress_value(page: Page) -> float:
+    value = page.evaluate("document.getElementById('import-progress').value")
+    return float(value)
+
+
+def test_it_shows_a_first_import_progressing_while_the_page_is_open(
+    tmp_path: Path, page: Page, imap_account: ImapAccount, smtp_server: SmtpSink
+) -> None:
+    total = 30
+    imap_account.server.append_many(
+        imap_account.username, imap_account.password, "INBOX", [_order(n) for n in range(total)]
+    )
+    server = MailroomServer(tmp_path / "data")
+    # One message per fetch, each IMAP reply held 0.15 s: the import lasts several seconds.
+    server.env["MAILROOM_FETCH_BATCH"] = "1"
+    with SlowProxy(imap_account.host, imap_account.port, delay=0.15) as proxy:
+        try:
+            server.start()
+            _log_in(page, server)
+            page.get_by_role("link", name="Add mailbox").first.click()
+            page.get_by_label("Label").fill("Support")
+            page.get_by_label("Email", exact=True).fill("support@example.test")
+            _fill_connection(page, imap_account, smtp_server, password=imap_account.password)
+            page.get_by_label("IMAP port").fill(str(proxy.port))
+            _check_connection(page)
+            expect(page.locator("ul.messages")).to_contain_text("Connection works")
+            page.locator("#field-folders").get_by_label("INBOX", exact=True).check()
+            page.locator("#history").get_by_label("All", exact=True).check()
+            page.get_by_role("button", name="Save mailbox").click()
+            expect(page.locator("ul.messages")).to_contain_text("Sync requested")
+
+            polls: list[str] = []
+            page.on("request", lambda r: polls.append(r.url) if "/progress/" in r.url else None)
+            page.evaluate("window.stillTheSamePage = true")
+            importing = page.locator("#import")
+            expect(importing).to_be_visible(timeout=30_000)
+            expect(importing).to_contain_text("to go")
+            _screenshot(page, "mailbox-import.png")
+            values = []
+            deadline = time.monotonic() + 90
+            while importing.is_visible() and time.monotonic() < deadline:
+                values.append(_progress_value(page))
+                time.sleep(0.3)
+
+            # The bar moved, forward only, without the page being reloaded.
+            assert page.evaluate("window.stillTheSamePage") is True
+            assert len(set(values)) >= 2, values
+            assert values == sorted(values), values
+            assert len(polls) >= 2
+            expect(importing).to_be_hidden()
+            inbox = page.locator("#folders tbody tr", has_text="INBOX")
+            expect(inbox.locator('[data-cell="imported"]')).to_have_text(str(total))
+            expect(inbox.locator('[data-cell="state"]')).to_have_text("up to date")
+            expect(page.locator("h1 .badge")).to_have_text("Working")
+            assert server.interrupt() == 0, server.log()
+        finally:
+            server.kill()
+
+
+def test_it_asks_before_connecting_another_account_and_before_deleting(
+    mailroom_server: MailroomServer,
+    page: Page,
+    imap_account: ImapAccount,
+    smtp_server: SmtpSink,
+) -> None:
+    server = mailroom_server
+    _log_in(page, server)
+    _fill_new_mailbox(page, imap_account, smtp_server)
+    _check_connection(page)
+    page.locator("#field-folders").get_by_label("INBOX", exact=True).check()
+    page.get_by_role("button", name="Save mailbox").click()
+    expect(page.get_by_role("heading", name="Support")).to_be_visible()
+
+    page.get_by_role("button", name="Sync now").click()
+    expect(page.locator("ul.messages")).to_contain_text("Sync requested")
+
+    # Another port is another account: nothing is saved until that is confirmed.
+    page.get_by_role("link", name="Settings").click()
+    expect(page.locator("#history-summary")).to_contain_text("Saving again never moves")
+    other_port = str(free_port())
+    page.get_by_label("IMAP port").fill(other_port)
+    page.get_by_label("Password").fill(imap_account.password)
+    page.get_by_role("button", name="Save mailbox").click()
+    warning = page.locator("#new-account")
+    expect(warning).to_contain_text("This connects a different account")
+    expect(page.locator("#field-imap_port .error")).to_contain_text("different account")
+    expect(page.locator("#history")).to_be_visible()
+    assert imap_account.password not in page.content()
+    _screenshot(page, "mailbox-form-new-account.png")
+    assert f"127.0.0.1:{imap_account.port}" in server.cli("mailbox", "list")
+
+    # The password typed with the change is kept (sealed) for this second Save.
+    expect(page.locator("#password-kept")).to_be_visible()
+    warning.get_by_label("Yes, connect the different account").check()
+    page.get_by_role("button", name="Save mailbox").click()
+    expect(page.locator("ul.messages")).to_contain_text("A new mailbox account was registered")
+    assert f"127.0.0.1:{other_port}" in _mailbox_rows(page, server)[0]
+
+    # Deleting says what goes and wants the label typed back.
+    page.get_by_role("link", name="Support").click()
+    page.get_by_role("link", name="Delete…").click()
+    expect(page.locator("#deletion-summary")).to_contain_text("stored message")
+    page.get_by_label("Type the mailbox label to confirm").fill("support")
+    page.get_by_role("button", name="Delete this mailbox").click()
+    expect(page.locator("#field-confirm_label .error")).to_contain_text("“Support” exactly")
+    assert server.cli("mailbox", "list") != ""
+    page.get_by_label("Type the mailbox label to confirm").fill("Support")
+    page.get_by_role("button", name="Delete this mailbox").click()
+    expect(page.locator("ul.messages")).to_contain_text("Mailbox “Support” deleted")
+    expect(page.locator("#mailboxes")).to_contain_text("No system mailboxes yet")
+    assert server.cli("mailbox", "list") == ""
+
+    assert server.interrupt() == 0, server.log()

@@ -6,8 +6,9 @@ import pytest
 from django.contrib.auth.models import Group, User
 from django.test import Client
 
+from mailroom.alerts import raise_alert
 from mailroom.mailboxes.actions import MailboxInput, save_mailbox, set_access, set_folders
-from mailroom.models import Mailbox, Message
+from mailroom.models import Alert, Mailbox, Message
 from tests.storing import store_one
 
 pytestmark = pytest.mark.django_db
@@ -36,6 +37,12 @@ def _client(user: User) -> Client:
     client = Client()
     client.force_login(user)
     return client
+
+
+@pytest.fixture
+def alert(mailbox: Mailbox) -> Alert:
+    raise_alert(mailbox.pk, "auth", "Support: the IMAP server refused the login.")
+    return Alert.objects.get()
 
 
 @pytest.fixture
@@ -72,11 +79,13 @@ def test_it_shows_the_mailbox_and_its_mail_to_an_administrator(
     assert client.get(f"/mailboxes/{mailbox.pk}/").status_code == 200
     assert "Secret plans" in client.get(f"/messages/{message.pk}/").content.decode()
     assert client.get(f"/mailboxes/{mailbox.pk}/edit/").status_code == 200
+    assert client.get(f"/mailboxes/{mailbox.pk}/progress/").status_code == 200
+    assert client.get(f"/mailboxes/{mailbox.pk}/delete/").status_code == 200
 
 
 @pytest.mark.parametrize("persona", ["member", "role_member"])
 def test_it_lets_an_authorized_user_read_but_not_manage(
-    persona: str, request: pytest.FixtureRequest, mailbox: Mailbox, message: Message
+    persona: str, request: pytest.FixtureRequest, mailbox: Mailbox, message: Message, alert: Alert
 ) -> None:
     client = _client(request.getfixturevalue(persona))
     assert "Support" in client.get("/").content.decode()
@@ -84,10 +93,16 @@ def test_it_lets_an_authorized_user_read_but_not_manage(
     assert client.get(f"/messages/{message.pk}/").status_code == 200
     assert client.get(f"/mailboxes/{mailbox.pk}/edit/").status_code == 404
     assert client.get("/mailboxes/new/").status_code == 404
+    assert client.get(f"/mailboxes/{mailbox.pk}/progress/").status_code == 200
+    assert client.post(f"/mailboxes/{mailbox.pk}/sync/").status_code == 302
+    assert client.get(f"/mailboxes/{mailbox.pk}/delete/").status_code == 404
+    assert client.post(f"/mailboxes/{mailbox.pk}/delete/").status_code == 404
+    assert client.post(f"/mailboxes/{mailbox.pk}/alerts/{alert.pk}/dismiss/").status_code == 404
+    assert Mailbox.objects.filter(pk=mailbox.pk).exists()
 
 
 def test_it_hides_the_mailbox_from_a_stranger_as_if_it_did_not_exist(
-    stranger: User, mailbox: Mailbox, message: Message
+    stranger: User, mailbox: Mailbox, message: Message, alert: Alert
 ) -> None:
     client = _client(stranger)
     listing = client.get("/").content.decode()
@@ -95,11 +110,18 @@ def test_it_hides_the_mailbox_from_a_stranger_as_if_it_did_not_exist(
     assert client.get(f"/mailboxes/{mailbox.pk}/").status_code == 404
     assert client.get(f"/messages/{message.pk}/").status_code == 404
     assert client.get(f"/mailboxes/{mailbox.pk}/edit/").status_code == 404
+    assert client.get(f"/mailboxes/{mailbox.pk}/progress/").status_code == 404
+    assert client.post(f"/mailboxes/{mailbox.pk}/sync/").status_code == 404
+    assert client.get(f"/mailboxes/{mailbox.pk}/delete/").status_code == 404
+    assert client.post(f"/mailboxes/{mailbox.pk}/alerts/{alert.pk}/dismiss/").status_code == 404
     assert client.get("/mailboxes/999999/").status_code == 404
+    assert client.get("/mailboxes/999999/progress/").status_code == 404
+    assert Alert.objects.get(pk=alert.pk).resolved_at is None
 
 
-def test_it_sends_anonymous_visitors_to_the_login_page(mailbox: Mailbox) -> None:
-    response = Client().get(f"/mailboxes/{mailbox.pk}/")
+@pytest.mark.parametrize("page", ["", "progress/", "delete/"])
+def test_it_sends_anonymous_visitors_to_the_login_page(mailbox: Mailbox, page: str) -> None:
+    response = Client().get(f"/mailboxes/{mailbox.pk}/{page}")
     assert response.status_code == 302
     assert response["Location"].startswith("/login/")
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
 import pytest
 from django.contrib.auth.models import User
 from django.test import Client
@@ -181,3 +184,167 @@ def test_it_ignores_folder_names_the_server_cannot_have_listed(client: Client) -
     data = {**VALID, "known_folder": ["INBOX", injected], "folders": ["INBOX"]}
     assert client.post("/mailboxes/new/", data).status_code == 302
     assert list(Mailbox.objects.get().folders.values_list("name", flat=True)) == ["INBOX"]
+
+
+def _edit(client: Client, mailbox: Mailbox, **changes: str) -> str:
+    return client.post(f"/mailboxes/{mailbox.pk}/edit/", {**VALID, **changes}).content.decode()
+
+
+def _block(page: str, field: str) -> str:
+    return page.split(f'id="field-{field}"', 1)[1].split('<div class="field', 1)[0]
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("imap_host", "imap.elsewhere.test"), ("imap_port", "143"), ("username", "other")],
+)
+def test_it_warns_before_connecting_a_different_account_and_saves_nothing(
+    client: Client, field: str, value: str
+) -> None:
+    client.post("/mailboxes/new/", VALID)
+    mailbox = Mailbox.objects.get()
+
+    page = _edit(client, mailbox, **{field: value, "password": "pw-2", "label": "Renamed"})
+
+    top = page.split('id="new-account"', 1)[1].split("</div>", 1)[0]
+    assert "This connects a different account: a new mailbox account will be registered" in top
+    assert "mail already stored stays, marked as from the earlier account" in top
+    assert 'name="confirm_new_account"' in page
+    assert "connects a different account" in _block(page, field)
+    assert 'id="history"' in page  # the history choice of the new account
+    assert re.search(r'value="none"[^>]*checked', page)
+    assert "please correct the fields" not in page  # nothing is wrong, it needs a yes
+    after = Mailbox.objects.get()
+    assert (after.label, after.account_version) == ("Support", mailbox.account_version)
+    assert after.connection.password == "pw-1"
+    assert getattr(after.connection, field) == getattr(mailbox.connection, field)
+
+
+def test_it_keeps_the_typed_password_sealed_until_the_new_account_is_confirmed(
+    client: Client,
+) -> None:
+    client.post("/mailboxes/new/", VALID)
+    mailbox = Mailbox.objects.get()
+    moved = {**VALID, "imap_host": "imap.elsewhere.test"}
+    page = _edit(client, mailbox, **{**moved, "password": "pw-2"})
+    assert "pw-2" not in page
+    sealed = re.search(r'name="sealed_password" value="([^"]+)"', page)
+    assert sealed is not None
+    assert "The password you typed is kept" in page
+
+    response = client.post(
+        f"/mailboxes/{mailbox.pk}/edit/",
+        {**moved, "password": "", "sealed_password": sealed[1], "confirm_new_account": "on"},
+    )
+
+    assert response.status_code == 302
+    after = Mailbox.objects.get()
+    assert (after.connection.imap_host, after.connection.password) == (
+        "imap.elsewhere.test",
+        "pw-2",
+    )
+
+
+def test_it_registers_a_new_account_once_confirmed(client: Client) -> None:
+    client.post("/mailboxes/new/", VALID)
+    mailbox = Mailbox.objects.get()
+
+    response = client.post(
+        f"/mailboxes/{mailbox.pk}/edit/",
+        {
+            **VALID,
+            "imap_host": "imap.elsewhere.test",
+            "password": "pw-2",
+            "confirm_new_account": "on",
+            "history_mode": "days",
+            "history_days": "7",
+            "history_convert": "on",
+        },
+        follow=True,
+    )
+
+    after = Mailbox.objects.get()
+    assert after.account_version == mailbox.account_version + 1
+    assert after.connection.imap_host == "imap.elsewhere.test"
+    assert after.connection.password == "pw-2"
+    assert (after.history_mode, after.history_days, after.history_convert) == ("days", 7, True)
+    assert "A new mailbox account was registered" in response.content.decode()
+
+
+def test_it_still_asks_for_the_password_of_the_new_account(client: Client) -> None:
+    client.post("/mailboxes/new/", VALID)
+    mailbox = Mailbox.objects.get()
+    page = _edit(
+        client, mailbox, imap_host="imap.elsewhere.test", password="", confirm_new_account="on"
+    )
+    assert "Enter the password again" in _block(page, "password")
+    assert Mailbox.objects.get().connection.imap_host == "imap.example.test"
+
+
+def test_it_saves_other_changes_without_asking(client: Client) -> None:
+    client.post("/mailboxes/new/", {**VALID, "history_mode": "all"})
+    mailbox = Mailbox.objects.get()
+    page = client.get(f"/mailboxes/{mailbox.pk}/edit/").content.decode()
+    assert 'id="history"' not in page
+    assert "Saving again never moves this cut-off" in page
+
+    response = client.post(
+        f"/mailboxes/{mailbox.pk}/edit/",
+        {**VALID, "password": "", "label": "Help", "history_mode": "none"},
+    )
+
+    assert response.status_code == 302
+    after = Mailbox.objects.get()
+    assert after.label == "Help"
+    assert after.account_version == mailbox.account_version
+    assert after.account_started_at == mailbox.account_started_at
+    assert after.history_mode == "all"  # the cut-off of the same account never moves
+
+
+def test_it_does_not_warn_for_a_mailbox_that_had_no_imap_host(client: Client) -> None:
+    client.post("/mailboxes/new/", {**VALID, "imap_enabled": "", "imap_host": ""})
+    mailbox = Mailbox.objects.get()
+    response = client.post(f"/mailboxes/{mailbox.pk}/edit/", {**VALID, "password": "pw-2"})
+    assert response.status_code == 302
+    assert Mailbox.objects.get().connection.imap_host == "imap.example.test"
+
+
+def test_it_offers_the_history_choice_when_a_mailbox_is_added(client: Client) -> None:
+    page = client.get("/mailboxes/new/").content.decode()
+    history = page.split('id="history"', 1)[1].split("</fieldset>", 1)[0]
+    assert "Import existing mail" in history
+    for choice in ("None (default)", "Last N days", "All"):
+        assert choice in history
+    assert "Convert imported history to Leads/Cases" in page
+    assert "stored and threaded, but never answered" in page
+    assert "saving the mailbox again never moves it" in page
+    assert re.search(r'value="none"[^>]*checked', page)  # None is the default
+
+
+def test_it_stores_the_history_choice_of_a_new_mailbox(client: Client) -> None:
+    page = client.post("/mailboxes/new/", {**VALID, "history_mode": "days"}).content.decode()
+    assert "Enter how many days" in _block(page, "history_days")
+    assert not Mailbox.objects.exists()
+
+    client.post("/mailboxes/new/", {**VALID, "history_mode": "days", "history_days": "30"})
+
+    mailbox = Mailbox.objects.get()
+    assert (mailbox.history_mode, mailbox.history_days, mailbox.history_convert) == (
+        "days",
+        30,
+        False,
+    )
+    assert mailbox.account_started_at is not None
+
+
+def test_it_syncs_the_selected_folders_of_a_saved_mailbox_at_once(
+    client: Client,
+    enqueued: list[tuple[object, ...]],
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    data = {**VALID, "known_folder": ["INBOX", "Archive"], "folders": ["INBOX"]}
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post("/mailboxes/new/", data, follow=True)
+    inbox = Mailbox.objects.get().folders.get(name="INBOX")
+    assert enqueued == [("sync_folder", inbox.pk, True)]
+    assert "Sync requested" in response.content.decode()

@@ -1,72 +1,27 @@
-"""Screens: the mailbox list, a mailbox's page, and the mailbox form with "Check connection"."""
+"""Screens: the mailbox list and a mailbox's page (health, import progress, alerts, latest mail),
+with the small endpoints the page uses: its progress as JSON, "Sync now" and "Dismiss"."""
 
 from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models import Count
-from django.http import Http404, HttpRequest, HttpResponse
+from django.db.models import Count, Prefetch, Q
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
-from django.template.defaultfilters import pluralize
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_GET, require_POST
 
 from mailroom.access.policy import access_mailbox, is_admin, mailboxes_visible_to
-from mailroom.credentials import CredentialError, seal_secret, unseal_secret
-from mailroom.mailboxes.actions import save_mailbox, set_access, set_folders
-from mailroom.mailboxes.check import check_imap, check_smtp
-from mailroom.mailboxes.servers import imap_settings, smtp_settings
-from mailroom.models import Mailbox, MailboxConnection
+from mailroom.models import Folder
 from mailroom.pipeline.processors.registry import processor_label
-from mailroom.transport.errors import TransportError
-from mailroom.web.forms import MailboxForm
+from mailroom.web.health import history_summary, mailbox_health, when
+from mailroom.web.operations import dismiss_alert, request_sync
 
-CONNECTION_FIELDS = {
-    "imap_host",
-    "imap_port",
-    "imap_encryption",
-    "smtp_enabled",
-    "smtp_host",
-    "smtp_port",
-    "smtp_encryption",
-    "username",
-    "password",
-}
-SHARED_FIELDS = {"username": "username", "password": "password"}
+# Selected folders in the order mail clients show them: INBOX first, then alphabetically.
+_SELECTED = Prefetch("folders", queryset=Folder.objects.filter(selected=True), to_attr="synced")
 
 
-# The settings a stored password belongs to: change one, and the password must be typed again,
-# so that the stored secret is never sent to a server it was not entered for.
-SERVER_FIELDS = (
-    "imap_host",
-    "imap_port",
-    "imap_encryption",
-    "smtp_host",
-    "smtp_port",
-    "smtp_encryption",
-    "username",
-)
-RETYPE = (
-    "Enter the password again: the server settings changed, and the stored password is only "
-    "sent to the server it was entered for."
-)
-
-
-def _folder_name_ok(name: str) -> bool:
-    """Whether a folder name posted back by the page could have come from the server's LIST."""
-    return 0 < len(name) <= 500 and not any(ch in name for ch in "\r\n\0")
-
-
-def _server_changed(form: MailboxForm, connection: MailboxConnection) -> bool:
-    return any(form.cleaned_data.get(name) != getattr(connection, name) for name in SERVER_FIELDS)
-
-
-def _field(protocol: str, transport_field: str | None) -> str | None:
-    """The form field a transport error of ``protocol`` belongs to (None: the whole form)."""
-    if transport_field in SHARED_FIELDS:
-        return SHARED_FIELDS[transport_field]
-    if transport_field in {"host", "port", "encryption"}:
-        return f"{protocol}_{transport_field}"
-    return None
+def _ordered(folders: list[Folder]) -> list[Folder]:
+    return sorted(folders, key=lambda f: (f.name.upper() != "INBOX", f.name.casefold()))
 
 
 @login_required
@@ -74,12 +29,17 @@ def mailbox_list(request: HttpRequest) -> HttpResponse:
     mailboxes = (
         mailboxes_visible_to(request.user)
         .select_related("connection")
-        .annotate(message_count=Count("messages", distinct=True))
+        .prefetch_related(_SELECTED)
+        .annotate(
+            message_count=Count("messages", distinct=True),
+            open_alerts=Count("alerts", filter=Q(alerts__resolved_at__isnull=True), distinct=True),
+        )
         .order_by("label")
     )
     rows = list(mailboxes)
     for mailbox in rows:
         mailbox.processor_label = processor_label(mailbox.processor_kind)  # type: ignore[attr-defined]
+        mailbox.health = mailbox_health(mailbox, _ordered(mailbox.synced))  # type: ignore[attr-defined]
     return render(
         request,
         "mailroom/mailbox_list.html",
@@ -91,12 +51,17 @@ def mailbox_list(request: HttpRequest) -> HttpResponse:
 def mailbox_detail(request: HttpRequest, mailbox_id: int) -> HttpResponse:
     mailbox = access_mailbox(request.user, mailbox_id)
     recent = mailbox.messages.select_related("processing", "folder").order_by("-id")[:50]
+    health = mailbox_health(mailbox, _ordered(list(mailbox.folders.filter(selected=True))))
     return render(
         request,
         "mailroom/mailbox_detail.html",
         {
             "mailbox": mailbox,
-            "synced_folders": mailbox.folders.filter(selected=True),
+            "health": health,
+            "last_synced": when(mailbox.last_synced_at),
+            "account_started": when(mailbox.account_started_at, default="—"),
+            "history_summary": history_summary(mailbox),
+            "alerts": mailbox.alerts.filter(resolved_at__isnull=True).order_by("-created_at"),
             "section": "mailboxes",
             "recent": recent,
             "processor_label": processor_label(mailbox.processor_kind),
@@ -105,105 +70,46 @@ def mailbox_detail(request: HttpRequest, mailbox_id: int) -> HttpResponse:
     )
 
 
-def _check_connection(form: MailboxForm, mailbox: Mailbox | None, password: str) -> list[str]:
-    """Try the IMAP settings of the form; put errors at their field, return the folders."""
-    for name in list(form.errors):
-        if name not in CONNECTION_FIELDS:
-            del form.errors[name]
-    if form.errors:
-        return []
-    data = form.cleaned_data
-    connection = MailboxConnection(
-        imap_host=data["imap_host"],
-        imap_port=data["imap_port"],
-        imap_encryption=data["imap_encryption"],
-        smtp_host=data["smtp_host"],
-        smtp_port=data["smtp_port"],
-        smtp_encryption=data["smtp_encryption"],
-        username=data["username"],
-    )
-    if not password and mailbox is not None:
-        if _server_changed(form, mailbox.connection):
-            form.add_error("password", RETYPE)
-            return []
-        try:
-            password = mailbox.connection.password
-        except CredentialError as exc:
-            form.add_error("password", str(exc).capitalize() + ".")
-            return []
-    try:
-        folders = check_imap(imap_settings(connection, password=password))
-    except TransportError as exc:
-        form.add_error(_field("imap", exc.field), str(exc).capitalize() + ".")
-        return []
-    if data["smtp_enabled"] and data["smtp_host"]:
-        try:
-            check_smtp(smtp_settings(connection, password=password))
-        except TransportError as exc:
-            form.add_error(_field("smtp", exc.field), f"SMTP: {exc}.")
-    return [f.name for f in folders]
+@login_required
+@require_GET
+def mailbox_progress(request: HttpRequest, mailbox_id: int) -> JsonResponse:
+    """The mailbox's status and import progress, polled by its page every few seconds."""
+    mailbox = access_mailbox(request.user, mailbox_id)
+    health = mailbox_health(mailbox, _ordered(list(mailbox.folders.filter(selected=True))))
+    response = JsonResponse(health.as_json())
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 @login_required
-@require_http_methods(["GET", "POST"])
-def mailbox_form(request: HttpRequest, mailbox_id: int | None = None) -> HttpResponse:
-    mailbox = access_mailbox(request.user, mailbox_id, manage=True) if mailbox_id else None
-    if mailbox is None and not is_admin(request.user):
-        raise Http404("no such page")
-    known = list(mailbox.folders.values_list("name", flat=True)) if mailbox else []
-    if request.method == "GET":
-        initial = MailboxForm.initial_for(mailbox) if mailbox else {}
-        form = MailboxForm(initial=initial, mailbox=mailbox, folder_names=known)
-        return render(
+@require_POST
+def mailbox_sync(request: HttpRequest, mailbox_id: int) -> HttpResponse:
+    """ "Sync now": fetch the selected folders at once, even while a retry is pending."""
+    mailbox = access_mailbox(request.user, mailbox_id)
+    health = mailbox_health(mailbox, [])
+    if not health.imap_enabled:
+        messages.warning(request, "IMAP is disabled for this mailbox: there is nothing to sync.")
+    elif health.auth_stopped:
+        messages.warning(
             request,
-            "mailroom/mailbox_form.html",
-            {"form": form, "mailbox": mailbox, "section": "mailboxes"},
+            "Not synced: the server refused the login. Enter the user name or password again "
+            "in the mailbox settings; the next sync uses them.",
         )
+    elif request_sync(mailbox):
+        messages.success(request, "Sync requested.")
+    else:
+        messages.warning(request, "No folders are selected for sync: choose them in Settings.")
+    return redirect("mailbox-detail", mailbox_id=mailbox.pk)
 
-    posted = [name for name in request.POST.getlist("known_folder") if _folder_name_ok(name)]
-    known = list(dict.fromkeys(known + posted))
-    form = MailboxForm(request.POST, mailbox=mailbox, folder_names=known)
-    valid = form.is_valid()
-    # A password typed now wins; else the one a successful check sealed into the page.
-    sealed = request.POST.get("sealed_password", "")
-    typed = form.cleaned_data.get("password", "") if "password" not in form.errors else ""
-    password = typed or unseal_secret(sealed)
-    context = {"form": form, "mailbox": mailbox, "known_folders": known, "section": "mailboxes"}
-    if "check" in request.POST:
-        found = _check_connection(form, mailbox, password)
-        if found:
-            known = list(dict.fromkeys(known + found))
-            form.offer_folders(known)
-            context["known_folders"] = known
-            if password:
-                context["sealed_password"] = seal_secret(password)
-            smtp_failed = any(f.startswith("smtp_") for f in form.errors) or (
-                "password" in form.errors
-            )
-            folders = f"{len(found)} folder{pluralize(len(found))} found"
-            if smtp_failed:
-                messages.warning(request, f"IMAP works ({folders}), but SMTP failed: see below.")
-            else:
-                messages.success(
-                    request,
-                    f"Connection works: {folders}. Tick the folders to synchronize, then save.",
-                )
-        return render(request, "mailroom/mailbox_form.html", context)
-    if valid and mailbox is None and form.cleaned_data["imap_enabled"] and not password:
-        form.add_error("password", "Enter the password of the mailbox's account.")
-        valid = False
-    if valid and mailbox is not None and not password and _server_changed(form, mailbox.connection):
-        form.add_error("password", RETYPE)
-        valid = False
-    if not valid:
-        context["sealed_password"] = sealed if unseal_secret(sealed) else ""
-        return render(request, "mailroom/mailbox_form.html", context)
-    saved = save_mailbox(form.mailbox_input(), password=password or None, mailbox=mailbox)
-    set_folders(saved, known=known, selected=form.cleaned_data["folders"])
-    set_access(
-        saved,
-        user_ids=[u.pk for u in form.cleaned_data["users"]],
-        group_ids=[g.pk for g in form.cleaned_data["roles"]],
-    )
-    messages.success(request, f"Mailbox “{saved.label}” saved.")
-    return redirect("mailbox-detail", mailbox_id=saved.pk)
+
+@login_required
+@require_POST
+def alert_dismiss(request: HttpRequest, mailbox_id: int, alert_id: int) -> HttpResponse:
+    """Resolve one open alert of the mailbox (administrators)."""
+    mailbox = access_mailbox(request.user, mailbox_id, manage=True)
+    alert = mailbox.alerts.filter(pk=alert_id).first()
+    if alert is None:
+        raise Http404("no such alert")
+    if dismiss_alert(alert):
+        messages.success(request, "Alert dismissed.")
+    return redirect("mailbox-detail", mailbox_id=mailbox.pk)
