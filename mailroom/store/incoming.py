@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db.models import F
 from django.db.models.functions import Greatest
@@ -171,6 +171,7 @@ def store_chunk(
     items: list[Fetched],
     cursor: int,
     backlog: int = 0,
+    lease_ttl: timedelta = timedelta(seconds=60),
 ) -> ChunkResult:
     """Store ``items`` (fetched from ``folder`` under ``uidvalidity``) and move the cursor to
     ``cursor``, in one transaction fenced by the lease ``owner`` holds on the folder.
@@ -190,6 +191,8 @@ def store_chunk(
             last_uid=Greatest(F("last_uid"), cursor),
             imported=F("imported") + len(items),
             backlog=backlog,
+            # Storing a chunk renews the lease: a sync that makes progress keeps its folder.
+            lease_until=timezone.now() + lease_ttl,
         )
         if moved != 1:
             raise LeaseLost(f"folder {folder.pk}: the sync lease was lost; chunk not stored")
@@ -204,8 +207,12 @@ def _insert(
 ) -> None:
     uids = [p.item.uid for p in prepared]
     here = {"folder": folder, "uidvalidity": uidvalidity, "uid__in": uids}
-    known = set(Message.objects.filter(**here).values_list("uid", flat=True))
-    known |= set(MessageCopy.objects.filter(**here).values_list("uid", flat=True))
+    known = set(
+        Message.objects.filter(**here)
+        .values_list("uid", flat=True)
+        .order_by()
+        .union(MessageCopy.objects.filter(**here).values_list("uid", flat=True).order_by())
+    )
     digests = [p.digest for p in prepared if p.item.raw is not None]
     held: dict[str, Message] = {}
     for row in Message.objects.filter(mailbox_id=folder.mailbox_id, sha256__in=digests).only(

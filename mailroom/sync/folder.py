@@ -295,9 +295,8 @@ class _Syncer:
             items=gathered.items,
             cursor=gathered.cursor,
             backlog=gathered.left,
+            lease_ttl=lease_ttl(),
         )
-        if not FOLDER_LEASE.renew(self.folder.pk, self.owner, lease_ttl()):
-            raise LeaseLost(f"folder {self.folder.pk}: the sync lease was lost")
         self.report.stored += len(result.stored)
         self.report.copies += result.copies
         if self.on_stored and result.to_process:

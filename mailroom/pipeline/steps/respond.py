@@ -40,7 +40,11 @@ def _suppression(ctx: Context) -> str | None:
     address = reply_address(ctx.parsed)
     if address is None:
         return "no usable Return-Path"
-    if Mailbox.objects.filter(email__iexact=address).exists():
+    if "system_addresses" not in ctx.cache:
+        ctx.cache["system_addresses"] = {
+            email.lower() for email in Mailbox.objects.values_list("email", flat=True)
+        }
+    if address.lower() in ctx.cache["system_addresses"]:
         return "the sender is a system mailbox"
     received = ctx.message.internal_date or ctx.message.date
     max_age = timedelta(hours=conf.AUTORESPONSE_MAX_AGE_HOURS)
@@ -78,7 +82,9 @@ class Respond:
         key = f"rules:{ctx.mailbox.pk}"
         if key not in ctx.cache:
             ctx.cache[key] = list(
-                ctx.mailbox.rules.filter(active=True).prefetch_related("conditions")
+                ctx.mailbox.rules.filter(active=True)
+                .select_related("template")
+                .prefetch_related("conditions", "template__translations")
             )
         rules: list[AutoResponseRule] = ctx.cache[key]
         if not rules:
