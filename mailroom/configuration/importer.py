@@ -12,7 +12,13 @@ from django.db import transaction
 
 from mailroom.configuration.export import FORMAT, VERSION
 from mailroom.configuration.export import mailbox_document as _mailbox_document
-from mailroom.mailboxes.actions import MailboxInput, save_mailbox, set_access, set_folders
+from mailroom.mailboxes.actions import (
+    MailboxInput,
+    changed_server_settings,
+    save_mailbox,
+    set_access,
+    set_folders,
+)
 from mailroom.models import (
     AutoResponseRule,
     ConditionField,
@@ -30,7 +36,6 @@ from mailroom.models import (
 from mailroom.pipeline.processors.registry import PROCESSORS, load_processor
 from mailroom.transport.errors import BadArgument
 from mailroom.transport.hosts import check_host_text
-from mailroom.web.forms import changed_server_settings
 
 # Where each setting the stored password belongs to sits in the document.
 _PATHS = {

@@ -9,7 +9,17 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from mailroom.models import Folder, Mailbox, MailboxConnection
+from mailroom.alerts import resolve_alert
+from mailroom.models import (
+    Alert,
+    Case,
+    Folder,
+    Lead,
+    Mailbox,
+    MailboxConnection,
+    OutboxState,
+)
+from mailroom.tasks.dispatch import enqueue
 
 
 @dataclass
@@ -135,3 +145,93 @@ def set_access(mailbox: Mailbox, *, user_ids: Iterable[int], group_ids: Iterable
     """Who besides administrators may read the mailbox: these users and members of these roles."""
     mailbox.authorized_users.set(list(user_ids))
     mailbox.authorized_groups.set(list(group_ids))
+
+
+# The settings a stored password was entered for: changing any of them asks for it again.
+SERVER_FIELDS = (
+    "imap_host",
+    "imap_port",
+    "imap_encryption",
+    "smtp_host",
+    "smtp_port",
+    "smtp_encryption",
+    "username",
+)
+
+
+def changed_server_settings(mailbox: Mailbox, data: MailboxInput) -> list[str]:
+    """The settings in ``data`` that differ from those ``mailbox``'s stored password was
+    entered for (``SERVER_FIELDS`` and ``account_type``). With any, the stored password must
+    not be used: the mailbox form asks for it again, and a configuration import is refused.
+    """
+    connection = MailboxConnection.objects.filter(mailbox=mailbox).first()
+    changed = [
+        name
+        for name in SERVER_FIELDS
+        if connection is None or getattr(data, name) != getattr(connection, name)
+    ]
+    if data.account_type != mailbox.account_type:
+        changed.append("account_type")
+    return changed
+
+
+def request_sync(mailbox: Mailbox) -> int:
+    """Sync the selected folders of ``mailbox`` now, even during a backoff; how many folders.
+
+    A refused login is still not tried again until the credentials change: the engine decides
+    that, whatever is asked here. With IMAP switched off nothing is asked.
+    """
+    if not mailbox.connection.imap_enabled:
+        return 0
+    # Folders marked missing too: the periodic polls skip them, so this is how one that is
+    # back on the server is found again.
+    folder_ids = list(mailbox.folders.filter(selected=True).values_list("pk", flat=True))
+    Mailbox.objects.filter(pk=mailbox.pk).update(retry_at=None)
+    for folder_id in folder_ids:
+        enqueue("sync_folder", folder_id, True)
+    return len(folder_ids)
+
+
+def dismiss_alert(alert: Alert) -> bool:
+    """Resolve ``alert``; False when it was resolved already."""
+    if alert.mailbox_id is None:
+        return False
+    return resolve_alert(alert.mailbox_id, alert.key)
+
+
+@dataclass(frozen=True)
+class Deletion:
+    """What deleting a mailbox removes, and what it only unlinks."""
+
+    messages: int
+    folders: int
+    rules: int
+    queued_replies: int
+    cases: int
+    leads: int
+
+    @property
+    def messages_text(self) -> str:
+        """The message count with thousands separators."""
+        return f"{self.messages:,}"
+
+
+def deletion_summary(mailbox: Mailbox) -> Deletion:
+    """Count what :func:`delete_mailbox` would remove or unlink."""
+    return Deletion(
+        messages=mailbox.messages.count(),
+        folders=mailbox.folders.count(),
+        rules=mailbox.rules.count(),
+        queued_replies=mailbox.outbox.filter(
+            state__in=(OutboxState.PENDING, OutboxState.SENDING)
+        ).count(),
+        cases=Case.objects.filter(message__mailbox=mailbox).count(),
+        leads=Lead.objects.filter(message__mailbox=mailbox).count(),
+    )
+
+
+@transaction.atomic
+def delete_mailbox(mailbox: Mailbox) -> None:
+    """Delete the mailbox with its settings, folders, rules, stored messages and unsent
+    replies. Cases and Leads made from its mail stay, without the link to the message."""
+    mailbox.delete()

@@ -10,7 +10,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.http import QueryDict
 
-from mailroom.mailboxes.actions import MailboxInput
+from mailroom.mailboxes.actions import SERVER_FIELDS, MailboxInput
 from mailroom.models import (
     AccountType,
     CasePriority,
@@ -18,7 +18,6 @@ from mailroom.models import (
     HistoryMode,
     LeadSource,
     Mailbox,
-    MailboxConnection,
 )
 from mailroom.pipeline.processors.registry import load_processor, processor_choices
 from mailroom.transport.errors import BadArgument
@@ -27,33 +26,6 @@ from mailroom.transport.imap import check_imap_argument
 
 # The settings a stored password belongs to: change one, and the password must be typed again,
 # so that the stored secret is never sent to a server, or an account, it was not entered for.
-SERVER_FIELDS = (
-    "imap_host",
-    "imap_port",
-    "imap_encryption",
-    "smtp_host",
-    "smtp_port",
-    "smtp_encryption",
-    "username",
-)
-
-
-def changed_server_settings(mailbox: Mailbox, data: MailboxInput) -> list[str]:
-    """The settings in ``data`` that differ from those ``mailbox``'s stored password was
-    entered for (``SERVER_FIELDS`` and ``account_type``). With any, the stored password must
-    not be used: the mailbox form asks for it again, and a configuration import is refused.
-    """
-    connection = MailboxConnection.objects.filter(mailbox=mailbox).first()
-    changed = [
-        name
-        for name in SERVER_FIELDS
-        if connection is None or getattr(data, name) != getattr(connection, name)
-    ]
-    if data.account_type != mailbox.account_type:
-        changed.append("account_type")
-    return changed
-
-
 # Changing one of these on a mailbox that has an IMAP host connects a different account
 # (mailroom.mailboxes.actions.is_new_account decides; these are the fields it compares).
 ACCOUNT_FIELDS = ("account_type", "imap_host", "imap_port", "username")

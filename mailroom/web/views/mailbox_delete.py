@@ -10,8 +10,8 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from mailroom.access.policy import access_mailbox
+from mailroom.mailboxes.actions import delete_mailbox, deletion_summary
 from mailroom.models import Mailbox
-from mailroom.web.operations import delete_mailbox, deletion_summary
 
 
 class DeleteMailboxForm(forms.Form):

@@ -17,7 +17,15 @@ from django.views.decorators.http import require_http_methods
 
 from mailroom.access.policy import access_mailbox, is_admin
 from mailroom.credentials import CredentialError, seal_secret, unseal_secret
-from mailroom.mailboxes.actions import is_new_account, save_mailbox, set_access, set_folders
+from mailroom.mailboxes.actions import (
+    SERVER_FIELDS,
+    changed_server_settings,
+    is_new_account,
+    request_sync,
+    save_mailbox,
+    set_access,
+    set_folders,
+)
 from mailroom.mailboxes.check import check_imap, check_smtp
 from mailroom.mailboxes.servers import imap_settings, smtp_settings
 from mailroom.models import Mailbox, MailboxConnection
@@ -25,12 +33,9 @@ from mailroom.transport.errors import TransportError
 from mailroom.web.forms import (
     ACCOUNT_FIELDS,
     NEW_ACCOUNT_WARNING,
-    SERVER_FIELDS,
     MailboxForm,
-    changed_server_settings,
 )
 from mailroom.web.health import history_summary, when
-from mailroom.web.operations import request_sync
 
 CONNECTION_FIELDS = {*SERVER_FIELDS, "smtp_enabled", "password"}
 SHARED_FIELDS = {"username": "username", "password": "password"}

@@ -11,10 +11,10 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from mailroom.access.policy import access_mailbox, is_admin, mailboxes_visible_to
+from mailroom.mailboxes.actions import dismiss_alert, request_sync
 from mailroom.models import Folder
 from mailroom.pipeline.processors.registry import processor_label
 from mailroom.web.health import history_summary, mailbox_health, when
-from mailroom.web.operations import dismiss_alert, request_sync
 
 # Selected folders in the order mail clients show them: INBOX first, then alphabetically.
 _SELECTED = Prefetch("folders", queryset=Folder.objects.filter(selected=True), to_attr="synced")
