@@ -19,12 +19,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.db.models import Max, Q
 from django.utils import timezone
 
 from mailroom import conf
 from mailroom.alerts import raise_alert
 from mailroom.leases import LeaseField, new_owner
-from mailroom.models import Folder, HistoryMode, Mailbox
+from mailroom.models import Folder, HistoryMode, Mailbox, Message
 from mailroom.store.incoming import MISSING, TOO_LARGE, Fetched, LeaseLost, store_chunk
 from mailroom.transport.errors import LiteralTooLarge
 from mailroom.transport.imap import ImapSession
@@ -99,8 +100,15 @@ def _baseline(folder: Folder, owner: str, uidvalidity: int) -> None:
         changes["imported"] = 0
     else:
         # UIDVALIDITY changed: the server renumbered the folder. Start over; stored mail is
-        # matched again by content, and what is not matched is treated as history.
-        changes["history_before"] = timezone.now()
+        # matched again by content. Of the rest, mail older than the newest stored from this
+        # folder is history; newer mail arrived since and nobody saw it: it is new (sync.md
+        # §3.3), even if it came while mailroom was away.
+        newest = Message.objects.filter(Q(folder=folder.pk) | Q(copies__folder=folder.pk))
+        changes["history_before"] = (
+            newest.aggregate(newest=Max("internal_date"))["newest"]
+            or folder.last_synced_at
+            or timezone.now()
+        )
         raise_alert(
             mailbox.pk,
             f"uidvalidity:{folder.name}",
