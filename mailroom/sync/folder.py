@@ -23,7 +23,7 @@ from django.db.models import Max, Q
 from django.utils import timezone
 
 from mailroom import conf
-from mailroom.alerts import raise_alert
+from mailroom.alerts import raise_alert, resolve_alert
 from mailroom.leases import LeaseField, new_owner
 from mailroom.models import Folder, HistoryMode, Mailbox, Message
 from mailroom.store.incoming import MISSING, TOO_LARGE, Fetched, LeaseLost, store_chunk
@@ -352,4 +352,7 @@ def sync_folder(
         last_synced_at=now,
         next_poll_at=now + timedelta(seconds=conf.POLL_SECONDS),
     )
+    if folder.missing:
+        # Back on the server (recreated): its "gone from the server" alert no longer holds.
+        resolve_alert(folder.mailbox_id, f"missing:{folder.name}")
     return report
