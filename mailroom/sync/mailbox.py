@@ -149,7 +149,9 @@ def sync_mailbox(
 ) -> MailboxReport:
     """Fetch new mail from the mailbox's selected folders (or only ``folder_ids``)."""
     report = MailboxReport(mailbox_id=mailbox_id)
-    mailbox = Mailbox.objects.select_related("connection").get(pk=mailbox_id)
+    mailbox = Mailbox.objects.select_related("connection").filter(pk=mailbox_id).first()
+    if mailbox is None:
+        return report  # deleted since this sync was asked for: nothing to do
     folders = mailbox.folders.filter(selected=True)
     if folder_ids is not None:
         folders = folders.filter(pk__in=list(folder_ids))
