@@ -30,6 +30,8 @@ logger = logging.getLogger(__name__)
 # RFC 2177: re-issue IDLE at least every 29 minutes so servers do not drop the connection.
 IDLE_SECONDS = 25 * 60
 MAX_BACKOFF = 300.0
+# How often an idle watcher wakes by itself; stop() wakes it at once.
+IDLE_TICK = 30.0
 
 
 class IdleWatcher(threading.Thread):
@@ -43,11 +45,15 @@ class IdleWatcher(threading.Thread):
         self.folder_id = folder_id
         self._on_stored = on_stored
         self._stopping = threading.Event()
+        self._session: ImapSession | None = None
         self.finished_reason = ""
 
     def stop(self) -> None:
-        """Ask the watcher to end; it notices within a few seconds."""
+        """Ask the watcher to end; a watcher waiting in IDLE is woken at once."""
         self._stopping.set()
+        session = self._session
+        if session is not None:
+            session.interrupt()
 
     def run(self) -> None:
         # Spread the first logins of many watchers over a second or two.
@@ -65,6 +71,8 @@ class IdleWatcher(threading.Thread):
                 self.finished_reason = str(exc)
                 return
             except (TransportError, OSError) as exc:
+                if self._stopping.is_set():
+                    return  # woken by stop(): the broken connection is ours, not the server's
                 self._failed(exc, backoff)
             except Exception:
                 logger.exception("mailbox %s: watcher failed", self.mailbox_id)
@@ -103,6 +111,9 @@ class IdleWatcher(threading.Thread):
         settings = imap_settings(mailbox.connection)
         close_old_connections()
         with ImapSession(settings) as session:
+            self._session = session
+            if self._stopping.is_set():
+                return
             self._sync(session)
             session.examine(folder.name)
             last_sync = time.monotonic()
@@ -110,7 +121,9 @@ class IdleWatcher(threading.Thread):
                 wait = min(
                     IDLE_SECONDS, max(1.0, conf.POLL_SECONDS - (time.monotonic() - last_sync))
                 )
-                changed = wait_for_change(session, seconds=wait, stop=self._stopping.is_set)
+                changed = wait_for_change(
+                    session, seconds=wait, stop=self._stopping.is_set, tick=IDLE_TICK
+                )
                 if self._stopping.is_set():
                     return
                 if changed or time.monotonic() - last_sync >= conf.POLL_SECONDS:
