@@ -1,0 +1,126 @@
+"""A mailroom installation in its own data directory, driven as an operator would: the
+``mailroom`` command in subprocesses, which the tests may kill, and its SQLite file read on
+the side."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from tests.servers.fixtures import ImapAccount
+from tests.servers.smtp import SmtpSink
+
+MAILROOM = str(Path(sys.executable).with_name("mailroom"))
+
+
+class Installation:
+    """``mailroom`` commands run against ``data_dir``; the database read with sqlite3."""
+
+    def __init__(self, data_dir: Path, **settings: str) -> None:
+        self.data_dir = data_dir
+        self.env = {
+            **os.environ,
+            "MAILROOM_DATA_DIR": str(data_dir),
+            "MAILROOM_ALLOWED_MAIL_HOSTS": "127.0.0.1",
+            "MAILROOM_MAIL_TIMEOUT": "10",
+            **settings,
+        }
+        self.env.pop("DJANGO_SETTINGS_MODULE", None)
+
+    @property
+    def database(self) -> Path:
+        return self.data_dir / "mailroom.sqlite3"
+
+    def run(self, *args: str, stdin: str = "", timeout: float = 120) -> str:
+        """Run ``mailroom ARGS`` to completion; its standard output. Fails on a non-zero exit."""
+        done = subprocess.run(
+            [MAILROOM, *args],
+            env=self.env,
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        assert done.returncode == 0, f"mailroom {' '.join(args)}: {done.stdout}{done.stderr}"
+        return done.stdout
+
+    def start(self, *args: str, **env: str) -> subprocess.Popen[str]:
+        """Start ``mailroom ARGS`` (with more environment ``env``); the caller waits for it
+        or kills it."""
+        return subprocess.Popen(
+            [MAILROOM, *args],
+            env={**self.env, **env},
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    def query(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+        """Rows of a read-only query (readers never block the writer in WAL mode)."""
+        with sqlite3.connect(f"file:{self.database}?mode=ro", uri=True, timeout=30) as db:
+            return list(db.execute(sql, params))
+
+    def scalar(self, sql: str, *params: Any) -> Any:
+        return self.query(sql, *params)[0][0]
+
+    def write(self, sql: str, *params: Any) -> None:
+        """Change the database directly (to let time pass: expire a lease)."""
+        with sqlite3.connect(self.database, timeout=30) as db:
+            db.execute(sql, params)
+
+    def set_up(
+        self,
+        account: ImapAccount,
+        smtp: SmtpSink,
+        *,
+        migrated: Path | None = None,
+        processor: str = "case",
+    ) -> int:
+        """Migrate (or copy the ``migrated`` data directory of another installation), add a
+        mailbox on ``account`` sending through ``smtp``, and give it a rule answering every
+        "Question" (through ``config import``, as an operator would); the mailbox id."""
+        if migrated is None:
+            self.run("migrate")
+        else:
+            shutil.copytree(migrated, self.data_dir, dirs_exist_ok=True)
+        mailbox_id = int(
+            self.run(
+                "mailbox", "add", "--label", "Support", "--email", "support@example.test",
+                "--imap-host", account.host, "--imap-port", str(account.port),
+                "--imap-encryption", "none", "--smtp-host", smtp.host,
+                "--smtp-port", str(smtp.port), "--smtp-encryption", "none",
+                "--username", account.username, "--password-stdin", "--folder", "INBOX",
+                "--processor", processor,
+                stdin=account.password + "\n",
+            ).strip()
+        )  # fmt: skip
+        document = json.loads(self.run("config", "export"))
+        document["templates"] = [
+            {
+                "name": "ack",
+                "type": "text",
+                "default_language": "en",
+                "translations": [
+                    {"language": "en", "subject": "Re: {{ subject }}", "body": "We got it.\n"}
+                ],
+            }
+        ]
+        document["mailboxes"][0]["rules"] = [
+            {
+                "name": "Acknowledge",
+                "active": True,
+                "template": "ack",
+                "conditions": [{"field": "subject", "operator": "contains", "value": "Question"}],
+            }
+        ]
+        path = self.data_dir / "config.json"
+        path.write_text(json.dumps(document))
+        self.run("config", "import", str(path))
+        return mailbox_id
