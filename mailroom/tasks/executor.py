@@ -65,6 +65,10 @@ class EmbeddedExecutor:
                 self._waiting.discard(key)
                 self._running += 1
             name, args = key
+            if TASKS[name].merges:
+                args, stop = self._merge(tasks, name, args)
+                if stop:
+                    tasks.put(_STOP)
             try:
                 TASKS[name].run(*args)
             except Exception:
@@ -74,6 +78,39 @@ class EmbeddedExecutor:
                 with self._lock:
                     self._running -= 1
                     self._idle.notify_all()
+
+    # The most ids one merged run takes.
+    MERGE_LIMIT = 1000
+
+    def _merge(
+        self, tasks: queue.Queue[Key], name: str, args: tuple[object, ...]
+    ) -> tuple[tuple[object, ...], bool]:
+        """Add the ids of the same task waiting right behind this one; other tasks go back."""
+        ids: list[object] = list(args[0]) if args and isinstance(args[0], tuple) else []
+        if not ids:
+            return args, False
+        others: list[Key] = []
+        stop = False
+        while len(ids) < self.MERGE_LIMIT:
+            try:
+                key = tasks.get_nowait()
+            except queue.Empty:
+                break
+            if key == _STOP:
+                stop = True
+                break
+            with self._lock:
+                self._waiting.discard(key)
+            other_name, other_args = key
+            if other_name == name and other_args and isinstance(other_args[0], tuple):
+                ids.extend(other_args[0])
+            else:
+                others.append(key)
+        for key in others:
+            with self._lock:
+                self._waiting.add(key)
+            tasks.put(key)
+        return (tuple(ids),), stop
 
     def wait_idle(self, timeout: float | None = None) -> bool:
         """Block until no task is waiting or running; False on timeout."""

@@ -15,18 +15,23 @@ from mailroom.tasks import jobs
 
 @dataclass(frozen=True)
 class Task:
-    """A task function and the queue whose workers run it."""
+    """A task function and the queue whose workers run it.
+
+    ``merges``: the task's one argument is a tuple of ids, and several waiting calls may run as
+    one over all their ids (under load, processing then works in larger batches by itself).
+    """
 
     name: str
     queue: str
     run: Callable[..., object]
+    merges: bool = False
 
 
 TASKS: dict[str, Task] = {
     task.name: task
     for task in (
         Task("sync_folder", "sync", jobs.sync_folder),
-        Task("process_messages", "process", jobs.process_messages),
+        Task("process_messages", "process", jobs.process_messages, merges=True),
         Task("send_outbox", "send", jobs.send_outbox),
         Task("sweep", "sweep", jobs.sweep),
     )
