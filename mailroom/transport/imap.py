@@ -341,6 +341,9 @@ class ImapSession:
         try:
             with self._command(f"opening folder {folder!r}") as client:
                 info: dict[bytes, Any] = client.select_folder(folder, readonly=True)
+                # What EXAMINE itself reported is in ``info``; from here on an EXISTS in the
+                # untagged responses means new mail (see :meth:`announced`).
+                self._forget_announcements(client)
         except ProtocolError as exc:
             if classify(exc).kind == "folder_missing" or "doesn't exist" in str(exc):
                 raise FolderMissing(f"the folder {folder!r} does not exist on the server") from None
@@ -350,6 +353,23 @@ class ImapSession:
             uidnext=int(info.get(b"UIDNEXT", 0)),
             exists=int(info.get(b"EXISTS", 0)),
         )
+
+    @staticmethod
+    def _forget_announcements(client: _PinnedClient) -> bool:
+        untagged: dict[str, list[Any]] = client._imap.untagged_responses
+        found = False
+        for key in ("EXISTS", "RECENT"):
+            found = untagged.pop(key, None) is not None or found
+        return found
+
+    def announced(self) -> bool:
+        """Whether the server announced new mail (EXISTS, RECENT) in a reply since the folder
+        was opened or since the last call; clears the announcement.
+
+        A message that arrives while a sync runs is announced inside that sync's replies, and a
+        server does not repeat it when IDLE starts: a watcher asks this before it IDLEs.
+        """
+        return self._forget_announcements(self.client)
 
     def uids_after(self, last_uid: int) -> list[int]:
         """UIDs above ``last_uid`` in the open folder, ascending.

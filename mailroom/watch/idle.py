@@ -92,15 +92,28 @@ class IdleWatcher(threading.Thread):
             "mailbox %s: watcher reconnects in ≤%.0f s: %s", self.mailbox_id, backoff, reason
         )
 
-    def _sync(self, session: ImapSession) -> None:
-        sync_mailbox(
-            self.mailbox_id,
-            [self.folder_id],
-            session=session,
-            force=True,
-            on_stored=self._on_stored,
-        )
-        close_old_connections()
+    def _sync(self, session: ImapSession) -> bool:
+        """Sync the folder over ``session``; False when another sync kept holding it.
+
+        Another sync of this folder (a "Sync now") may hold it, and the mail just announced
+        could be past its search: try again until the folder is ours, up to a lease's time.
+        """
+        deadline = time.monotonic() + conf.LEASE_SECONDS
+        while not self._stopping.is_set():
+            report = sync_mailbox(
+                self.mailbox_id,
+                [self.folder_id],
+                session=session,
+                force=True,
+                on_stored=self._on_stored,
+            )
+            close_old_connections()
+            if not any(f.skipped for f in report.folders):
+                return True
+            if time.monotonic() > deadline:
+                return False
+            self._stopping.wait(0.2)
+        return False
 
     def _watch(self) -> None:
         mailbox = Mailbox.objects.select_related("connection").get(pk=self.mailbox_id)
@@ -114,10 +127,15 @@ class IdleWatcher(threading.Thread):
             self._session = session
             if self._stopping.is_set():
                 return
-            self._sync(session)
-            session.examine(folder.name)
+            if not self._sync(session):
+                session.examine(folder.name)  # held by another sync: open it for IDLE here
             last_sync = time.monotonic()
             while not self._stopping.is_set():
+                if session.announced():
+                    # Mail arrived while the last sync ran; IDLE would not report it again.
+                    self._sync(session)
+                    last_sync = time.monotonic()
+                    continue
                 wait = min(
                     IDLE_SECONDS, max(1.0, conf.POLL_SECONDS - (time.monotonic() - last_sync))
                 )
