@@ -65,6 +65,9 @@ class ChunkResult:
     stored: list[int] = field(default_factory=list)
     to_process: list[int] = field(default_factory=list)
     copies: int = 0
+    # UIDs kept raw because the parser failed on them, and left on the server for their size.
+    unparsable: list[int] = field(default_factory=list)
+    too_large: list[int] = field(default_factory=list)
 
 
 class LeaseLost(Exception):
@@ -124,6 +127,7 @@ class _Prepared:
     digest: str
     fields: dict[str, object]
     attachments: list[dict[str, object]]
+    unparsable: bool = False
 
 
 def _prepare(item: Fetched) -> _Prepared:
@@ -135,12 +139,14 @@ def _prepare(item: Fetched) -> _Prepared:
         )
     raw = item.raw
     digest = digest_of(raw)
+    unparsable = False
     try:
         parsed = parse_message(raw)
     # parse_message promises never to raise; a poison message must still be kept, raw.
     except Exception as exc:
         logger.exception("message at UID %s could not be parsed", item.uid)
         parsed = ParsedMessage(defects=[f"message not parsed ({type(exc).__name__})"])
+        unparsable = True
     attachments = [
         {
             "filename": a.filename[:500],
@@ -151,7 +157,7 @@ def _prepare(item: Fetched) -> _Prepared:
         }
         for a in parsed.attachments
     ]
-    return _Prepared(item, raw, digest, message_fields(parsed), attachments)
+    return _Prepared(item, raw, digest, message_fields(parsed), attachments, unparsable)
 
 
 def _relocate_or_copy(first: Message, folder: Folder, uidvalidity: int, uid: int) -> None:
@@ -305,3 +311,5 @@ def _insert(
             result.to_process.append(pk)
     insert_rows(ProcessingRecord, records)
     result.stored = new_ids
+    result.unparsable = [p.item.uid for p in pending if p.unparsable]
+    result.too_large = [p.item.uid for p in pending if p.item.placeholder == TOO_LARGE]

@@ -26,7 +26,14 @@ from mailroom import conf
 from mailroom.alerts import raise_alert, resolve_alert
 from mailroom.leases import LeaseField, new_owner
 from mailroom.models import Folder, HistoryMode, Mailbox, Message
-from mailroom.store.incoming import MISSING, TOO_LARGE, Fetched, LeaseLost, store_chunk
+from mailroom.store.incoming import (
+    MISSING,
+    TOO_LARGE,
+    ChunkResult,
+    Fetched,
+    LeaseLost,
+    store_chunk,
+)
 from mailroom.transport.errors import LiteralTooLarge
 from mailroom.transport.imap import ImapSession
 
@@ -307,10 +314,30 @@ class _Syncer:
         )
         self.report.stored += len(result.stored)
         self.report.copies += result.copies
+        self._alert(result)
         if self.on_stored and result.to_process:
             self.on_stored(result.to_process)
         if self.progress:
             self.progress(self.folder.pk, self.report.stored, gathered.left)
+
+    def _alert(self, result: ChunkResult) -> None:
+        """Tell an administrator once per folder about mail that needs a human look."""
+        folder, box = self.folder, self.folder.mailbox
+        if result.too_large:
+            raise_alert(
+                box.pk,
+                f"too_large:{folder.name}",
+                f"{box.label}: messages over the download limit (MAILROOM_MAX_MESSAGE_BYTES) in "
+                f"{folder.name!r} were left on the server, first UID {result.too_large[0]}; "
+                "each is listed with a placeholder.",
+            )
+        if result.unparsable:
+            raise_alert(
+                box.pk,
+                f"unparsable:{folder.name}",
+                f"{box.label}: mail in {folder.name!r} could not be parsed (first UID "
+                f"{result.unparsable[0]}); it is stored raw and flagged, nothing was lost.",
+            )
 
     def _refetch(self, uid: int) -> bytes | None:
         """A UID the server left out of a FETCH reply is asked for again, alone."""

@@ -257,6 +257,8 @@ def test_a_huge_message_is_not_downloaded_a_placeholder_is_kept_and_later_mail_f
     assert _inbox(mailbox).last_uid == small_after
     assert Message.objects.filter(placeholder="too_large").count() == 1
     assert not ProcessingRecord.objects.exclude(state=ProcessingState.DONE).exists()
+    # The administrator is told once.
+    assert Alert.objects.filter(mailbox=mailbox, key="too_large:INBOX").count() == 1
 
 
 # -- F10: a poison message -----------------------------------------------------------------
@@ -295,6 +297,8 @@ def test_a_message_the_parser_chokes_on_is_kept_raw_flagged_and_passed(
     assert row.defects == ["message not parsed (RecursionError)"]
     assert row.processing.state == ProcessingState.DONE
     assert Message.objects.get(uid=uids[2]).subject == "Question 3"
+    # One alert, however often the folder is synced.
+    assert Alert.objects.filter(mailbox=mailbox, key="unparsable:INBOX").count() == 1
 
 
 def test_a_message_whose_processing_always_fails_is_tried_a_bounded_number_of_times(
