@@ -72,7 +72,7 @@ TEMPLATES = [
 
 DATABASES = {
     "default": {
-        "ENGINE": "django.db.backends.sqlite3",
+        "ENGINE": "mailroom.db.sqlite3",
         "NAME": DATA_DIR / "mailroom.sqlite3",
         # The web server, the watcher and the executor share the file: wait for a lock rather
         # than fail at once, and let readers run while one writer commits (WAL).

@@ -19,7 +19,6 @@ from mailroom.models import Message, ProcessingRecord, ProcessingState
 from mailroom.pipeline.base import Context, StepError, Stop
 from mailroom.pipeline.pipelines import HISTORY, HISTORY_CONVERTED, INBOUND, STEPS
 from mailroom.store.parsed import parsed_from_row
-from mailroom.store.writes import write_transaction
 
 logger = logging.getLogger(__name__)
 
@@ -69,7 +68,7 @@ def _process_batch(
 ) -> dict[int, ProcessingState]:
     states: dict[int, ProcessingState] = {}
     cache: dict[str, Any] = {}
-    with write_transaction():
+    with transaction.atomic():
         records = list(
             ProcessingRecord.objects.select_for_update()
             .filter(message_id__in=message_ids)

@@ -20,6 +20,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from django.db import transaction
 from django.db.models import F
 from django.db.models.functions import Greatest
 from django.utils import timezone
@@ -36,7 +37,6 @@ from mailroom.models import (
 )
 from mailroom.store.raw import digest_of, save_raw_many
 from mailroom.store.rows import insert_rows
-from mailroom.store.writes import write_transaction
 
 logger = logging.getLogger(__name__)
 
@@ -186,7 +186,7 @@ def store_chunk(
     """
     prepared = [_prepare(item) for item in items]
     result = ChunkResult()
-    with write_transaction():
+    with transaction.atomic():
         moved = Folder.objects.filter(
             pk=folder.pk,
             lease_owner=owner,
