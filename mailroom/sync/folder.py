@@ -164,12 +164,18 @@ class _Syncer:
 
     def run(self) -> FolderReport:
         folder = self.folder
-        state = self.session.examine(folder.name)
+        state = self.session.opened(folder.name)
         if (
             folder.uidvalidity != state.uidvalidity
             or folder.account_version != folder.mailbox.account_version
         ):
             _baseline(folder, self.owner, state.uidvalidity)
+        if state.uidnext - folder.last_uid <= conf.FETCH_BATCH:
+            # A few new messages (every push): list them with their sizes in one request.
+            known = self.session.metadata_after(folder.last_uid)
+            for gathered in self._gathered(sorted(known), known):
+                self._store(state.uidvalidity, gathered)
+            return self.report
         uids = self.session.uids_after(folder.last_uid)
         if len(uids) <= conf.FETCH_BATCH:
             for gathered in self._gathered(uids):
@@ -178,15 +184,18 @@ class _Syncer:
             self._pipelined(state.uidvalidity, uids)
         return self.report
 
-    def _gathered(self, uids: list[int]) -> Iterator[_Gathered]:
-        """Download ``uids`` chunk by chunk (IMAP only, no database)."""
+    def _gathered(
+        self, uids: list[int], known: dict[int, Meta] | None = None
+    ) -> Iterator[_Gathered]:
+        """Download ``uids`` chunk by chunk (IMAP only, no database); ``known`` is their
+        metadata when it was read already."""
         position = {uid: index for index, uid in enumerate(uids)}
         for start in range(0, len(uids), conf.FETCH_BATCH):
             if time.monotonic() > self.deadline:
                 logger.warning("folder %s: sync ran out of time; resumes next time", self.folder.pk)
                 return
             batch = uids[start : start + conf.FETCH_BATCH]
-            meta = self.session.metadata(batch)
+            meta = known if known is not None else self.session.metadata(batch)
             sizes = {uid: size for uid, (size, _date) in meta.items()}
             for chunk in _by_volume(batch, sizes):
                 left = len(uids) - position[chunk[-1]] - 1

@@ -233,6 +233,7 @@ class ImapSession:
     def __init__(self, settings: ImapSettings) -> None:
         self._settings = settings
         self._client: _PinnedClient | None = None
+        self._selected: tuple[str, FolderState] | None = None
 
     def __enter__(self) -> Self:
         settings = self._settings
@@ -272,6 +273,7 @@ class ImapSession:
     def close(self) -> None:
         """Log out, or drop the connection when logging out fails."""
         client, self._client = self._client, None
+        self._selected = None
         if client is None:
             return
         try:
@@ -293,6 +295,7 @@ class ImapSession:
     def _drop(self) -> None:
         """Close the connection without a word: its stream is at an unknown point."""
         client, self._client = self._client, None
+        self._selected = None
         if client is not None:
             with suppress(Exception):
                 client.shutdown()
@@ -338,6 +341,7 @@ class ImapSession:
     def examine(self, folder: str) -> FolderState:
         """Open ``folder`` read-only and return its UIDVALIDITY, UIDNEXT and size."""
         check_imap_argument(folder, what="folder")
+        self._selected = None
         try:
             with self._command(f"opening folder {folder!r}") as client:
                 info: dict[bytes, Any] = client.select_folder(folder, readonly=True)
@@ -348,11 +352,40 @@ class ImapSession:
             if classify(exc).kind == "folder_missing" or "doesn't exist" in str(exc):
                 raise FolderMissing(f"the folder {folder!r} does not exist on the server") from None
             raise
-        return FolderState(
+        state = FolderState(
             uidvalidity=int(info.get(b"UIDVALIDITY", 0)),
             uidnext=int(info.get(b"UIDNEXT", 0)),
             exists=int(info.get(b"EXISTS", 0)),
         )
+        self._selected = (folder, state)
+        return state
+
+    def opened(self, folder: str) -> FolderState:
+        """``folder``'s state, opening it unless this session has it open already.
+
+        A watcher syncs the folder it IDLEs on after every notice; opening it again each time
+        costs a round trip and would swallow announcements. UIDVALIDITY cannot change under an
+        open folder without the server ending the session, so the state from opening it holds
+        (UIDNEXT and EXISTS are then as of that moment).
+        """
+        if self._selected is not None and self._selected[0] == folder:
+            return self._selected[1]
+        return self.examine(folder)
+
+    def metadata_after(self, last_uid: int) -> dict[int, tuple[int, datetime | None]]:
+        """Size and arrival time of every message above ``last_uid``: the new UIDs and what
+        sync needs to know of them, in one round trip (for a few new messages)."""
+        asked = f"{last_uid + 1}:*"
+        with self._command("reading new messages") as client:
+            typ, data = client._imap.uid("FETCH", asked, "(UID RFC822.SIZE INTERNALDATE)")
+        if typ != "OK":
+            raise ProtocolError(f"the server refused reading new messages: {data!r}")
+        try:
+            found = read_metadata(list(data))
+        except UnexpectedReply:
+            return self.metadata(self.uids_after(last_uid))
+        # "n:*" always includes the last message, even below n (RFC 3501 §6.4.8).
+        return {uid: meta for uid, meta in found.items() if uid > last_uid}
 
     @staticmethod
     def _forget_announcements(client: _PinnedClient) -> bool:
