@@ -76,11 +76,15 @@ DATABASES = {
         "NAME": DATA_DIR / "mailroom.sqlite3",
         # The web server, the watcher and the executor share the file: wait for a lock rather
         # than fail at once, and let readers run while one writer commits (WAL).
+        # WAL mode is set once per process by the backend (it is stored in the file).
         "OPTIONS": {
             "timeout": 30,
             "transaction_mode": "IMMEDIATE",
-            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            "init_command": "PRAGMA synchronous=NORMAL;",
         },
+        # The workers and the web server keep their connection; IDLE watchers, a thousand of
+        # them, close theirs after each sync (mailroom.watch.idle).
+        "CONN_MAX_AGE": None,
     }
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

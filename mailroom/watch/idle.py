@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from django.db import close_old_connections
+from django.db import connection
 
 from mailroom import conf
 from mailroom.mailboxes.servers import imap_settings
@@ -32,6 +32,12 @@ IDLE_SECONDS = 25 * 60
 MAX_BACKOFF = 300.0
 # How often an idle watcher wakes by itself; stop() wakes it at once.
 IDLE_TICK = 30.0
+
+
+def _release_db() -> None:
+    """Close this thread's database connection: a thousand idle watchers must not each keep one
+    (the executor's few workers keep theirs)."""
+    connection.close()
 
 
 class IdleWatcher(threading.Thread):
@@ -77,7 +83,7 @@ class IdleWatcher(threading.Thread):
             except Exception:
                 logger.exception("mailbox %s: watcher failed", self.mailbox_id)
             finally:
-                close_old_connections()
+                _release_db()
             self._stopping.wait(backoff * random.uniform(0.5, 1.0))  # noqa: S311
             backoff = min(backoff * 2, MAX_BACKOFF)
 
@@ -107,7 +113,7 @@ class IdleWatcher(threading.Thread):
                 force=True,
                 on_stored=self._on_stored,
             )
-            close_old_connections()
+            _release_db()
             if not any(f.skipped for f in report.folders):
                 return True
             if time.monotonic() > deadline:
@@ -122,7 +128,7 @@ class IdleWatcher(threading.Thread):
             raise _NotNow(reason)
         folder = Folder.objects.get(pk=self.folder_id)
         settings = imap_settings(mailbox.connection)
-        close_old_connections()
+        _release_db()
         with ImapSession(settings) as session:
             self._session = session
             if self._stopping.is_set():

@@ -18,6 +18,7 @@ from django.db import OperationalError
 from django.db.backends.sqlite3 import base
 
 _writer = threading.RLock()
+_wal_set: set[str] = set()
 
 _WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "DROP", "ALTER")
 
@@ -62,6 +63,16 @@ class DatabaseWrapper(base.DatabaseWrapper):
         super().__init__(*args, **kwargs)
         self.holds_writer = False
         self.lock_timeout = float(self.settings_dict.get("OPTIONS", {}).get("timeout", 30))
+
+    def get_new_connection(self, conn_params: Any) -> Any:
+        connection = super().get_new_connection(conn_params)
+        name = str(self.settings_dict["NAME"])
+        if name not in _wal_set:
+            # WAL lets readers run beside the writer. The mode is kept in the database file, so
+            # it is set once per process, not on every one of many short-lived connections.
+            connection.execute("PRAGMA journal_mode=WAL")
+            _wal_set.add(name)
+        return connection
 
     def create_cursor(self, name: str | None = None) -> Any:
         cursor = self.connection.cursor(factory=_Cursor)
