@@ -14,7 +14,8 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from django.db import connection
 
@@ -34,9 +35,25 @@ MAX_BACKOFF = 300.0
 IDLE_TICK = 30.0
 
 
+# Watchers that touch the database at the same moment. Writes take turns anyway (SQLite has
+# one writer); without a bound, a thousand watchers starting together each opened a
+# connection and held it while they queued, hundreds of megabytes for nothing.
+_database_turns = threading.BoundedSemaphore(8)
+
+
+@contextmanager
+def _database_turn() -> Iterator[None]:
+    """A turn at the database for one watcher; its connection is closed when the turn ends."""
+    with _database_turns:
+        try:
+            yield
+        finally:
+            _release_db()
+
+
 def _release_db() -> None:
-    """Close this thread's database connection: a thousand idle watchers must not each keep one
-    (the executor's few workers keep theirs)."""
+    """Close this thread's database connection: a thousand idle watchers must not each keep
+    one open (with its page cache) while they wait."""
     connection.close()
 
 
@@ -88,12 +105,13 @@ class IdleWatcher(threading.Thread):
             backoff = min(backoff * 2, MAX_BACKOFF)
 
     def _failed(self, exc: BaseException, backoff: float) -> None:
-        try:
-            mailbox = Mailbox.objects.get(pk=self.mailbox_id)
-        except Mailbox.DoesNotExist:
-            self._stopping.set()
-            return
-        reason = record_failure(mailbox, exc)
+        with _database_turn():
+            try:
+                mailbox = Mailbox.objects.get(pk=self.mailbox_id)
+            except Mailbox.DoesNotExist:
+                self._stopping.set()
+                return
+            reason = record_failure(mailbox, exc)
         logger.info(
             "mailbox %s: watcher reconnects in ≤%.0f s: %s", self.mailbox_id, backoff, reason
         )
@@ -106,14 +124,14 @@ class IdleWatcher(threading.Thread):
         """
         deadline = time.monotonic() + conf.LEASE_SECONDS
         while not self._stopping.is_set():
-            report = sync_mailbox(
-                self.mailbox_id,
-                [self.folder_id],
-                session=session,
-                force=True,
-                on_stored=self._on_stored,
-            )
-            _release_db()
+            with _database_turn():
+                report = sync_mailbox(
+                    self.mailbox_id,
+                    [self.folder_id],
+                    session=session,
+                    force=True,
+                    on_stored=self._on_stored,
+                )
             if not any(f.skipped for f in report.folders):
                 return True
             if time.monotonic() > deadline:
@@ -122,13 +140,13 @@ class IdleWatcher(threading.Thread):
         return False
 
     def _watch(self) -> None:
-        mailbox = Mailbox.objects.select_related("connection").get(pk=self.mailbox_id)
-        reason = why_not_syncing(mailbox, force=True)
-        if reason is not None:
-            raise _NotNow(reason)
-        folder = Folder.objects.get(pk=self.folder_id)
-        settings = imap_settings(mailbox.connection)
-        _release_db()
+        with _database_turn():
+            mailbox = Mailbox.objects.select_related("connection").get(pk=self.mailbox_id)
+            reason = why_not_syncing(mailbox, force=True)
+            if reason is not None:
+                raise _NotNow(reason)
+            folder = Folder.objects.get(pk=self.folder_id)
+            settings = imap_settings(mailbox.connection)
         with ImapSession(settings) as session:
             self._session = session
             if self._stopping.is_set():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import secrets
 import signal
 from types import FrameType
@@ -20,6 +21,20 @@ from mailroom.tasks.executor import EmbeddedExecutor
 from mailroom.watch.supervisor import Supervisor
 
 
+def _few_malloc_arenas() -> None:
+    """Ask glibc for two malloc arenas instead of eight per core.
+
+    A thousand IDLE watcher threads each allocate a little; spread over sixteen arenas that
+    memory fragments, and the process keeps hundreds of megabytes it does not use.
+    """
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return  # not glibc: nothing to tune
+    m_arena_max = -8
+    libc.mallopt(m_arena_max, 2)
+
+
 def _stop(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
@@ -34,6 +49,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        _few_malloc_arenas()
         call_command("migrate", interactive=False, verbosity=0)
         call_command("collectstatic", interactive=False, verbosity=0)
         self._ensure_admin()
