@@ -57,3 +57,20 @@ def test_it_keeps_the_case_when_the_template_has_no_translation() -> None:
     assert Case.objects.count() == 1
     assert not OutboxMessage.objects.exists()
     assert "reply not queued" in ProcessingRecord.objects.get().steps[-1]["detail"]
+
+
+def test_an_edited_rule_applies_to_the_very_next_message() -> None:
+    box = _catch_all()
+    first = stored(box)
+    assert process_message(first.pk) == ProcessingState.DONE
+    assert OutboxMessage.objects.count() == 1
+
+    # The rules are kept in memory between batches; saving one drops them at once.
+    rule = AutoResponseRule.objects.get(mailbox=box)
+    rule.active = False
+    rule.save()  # (a queryset update() would bypass the signal; mailroom never does that)
+    second = stored(box, MAIL.replace(b"alice@", b"bob@"))
+    assert process_message(second.pk) == ProcessingState.DONE
+
+    assert OutboxMessage.objects.count() == 1
+    assert ProcessingRecord.objects.get(message=second).steps[-1]["detail"] == "no active rule"

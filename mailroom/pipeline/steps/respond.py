@@ -5,13 +5,14 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import ClassVar
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from mailroom import conf
 from mailroom.mime.autoreply import reply_address
 from mailroom.models import AutoResponseRule, Mailbox, OutboxMessage, OutboxState
 from mailroom.outbox.queue import queue_autoresponse
+from mailroom.pipeline.active_rules import active_rules
 from mailroom.pipeline.base import Context, Stop
 from mailroom.rendering.render import TemplateMissing
 from mailroom.rules.evaluate import ConditionSpec, MessageFields, evaluate
@@ -57,7 +58,8 @@ def _answered_recently(rule: AutoResponseRule, address: str) -> bool:
     # Lock the rule's row: on PostgreSQL two processes answering the same sender for the same
     # rule wait for each other here, so the second sees the first one's reply. (SQLite has one
     # writer at a time: the processing transaction is already exclusive.)
-    AutoResponseRule.objects.select_for_update().filter(pk=rule.pk).first()
+    if connection.features.has_select_for_update:
+        AutoResponseRule.objects.select_for_update().filter(pk=rule.pk).first()
     return OutboxMessage.objects.filter(
         rule=rule,
         to_email__iexact=address,
@@ -79,14 +81,7 @@ class Respond:
     description: ClassVar[str] = "Evaluate autoresponse rules and queue replies"
 
     def run(self, ctx: Context) -> str | Stop:
-        key = f"rules:{ctx.mailbox.pk}"
-        if key not in ctx.cache:
-            ctx.cache[key] = list(
-                ctx.mailbox.rules.filter(active=True)
-                .select_related("template")
-                .prefetch_related("conditions", "template__translations")
-            )
-        rules: list[AutoResponseRule] = ctx.cache[key]
+        rules = active_rules(ctx.mailbox)
         if not rules:
             return "no active rule"
         fields = _fields(ctx)
