@@ -430,3 +430,22 @@ def test_it_never_moves_the_history_cut_off_of_the_same_account(tmp_path: Path) 
     assert (after.history_mode, after.history_days) == ("days", 30)
     assert after.account_started_at == before.account_started_at
     assert after.account_version == before.account_version
+
+
+def test_sync_once_says_so_when_another_sync_holds_a_folder(
+    make_mailbox: Callable[..., Mailbox], imap_account: ImapAccount
+) -> None:
+    from datetime import timedelta
+
+    from mailroom.leases import new_owner
+    from mailroom.sync.folder import FOLDER_LEASE
+
+    mailbox = make_mailbox()
+    imap_account.append("INBOX", b"From: a@customer.test\r\nSubject: held\r\n\r\nhi\r\n")
+    # What a sync killed a moment ago leaves behind: its lease, for at most a lease's time.
+    assert FOLDER_LEASE.claim(mailbox.folders.get().pk, new_owner(), timedelta(seconds=60))
+
+    report = json.loads(run_cli("sync", "--once").strip().splitlines()[-1])
+
+    assert report["stored"] == 0
+    assert report["skipped"] == [f"{mailbox.pk}:INBOX"]

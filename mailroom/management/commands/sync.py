@@ -79,11 +79,21 @@ class Command(BaseCommand):
         executor.start()
         set_executor(executor)
         errors: dict[str, str] = {}
+        skipped: list[str] = []
         try:
             for box_id in mailboxes.values_list("pk", flat=True):
                 report = sync_mailbox(box_id, force=True, on_stored=on_stored, progress=progress)
                 if report.error:
                     errors[str(box_id)] = report.error
+                for folder in report.folders:
+                    if folder.skipped:
+                        # Another sync holds it (or held it when it was killed: its lease runs
+                        # out within MAILROOM_LEASE_SECONDS). Say so rather than report 0 stored.
+                        skipped.append(f"{box_id}:{folder.folder}")
+                        self.stderr.write(
+                            f"mailbox {box_id}, folder {folder.folder!r}: another sync holds "
+                            "it; not synced this time"
+                        )
             executor.wait_idle()
         finally:
             set_executor(None)
@@ -102,7 +112,13 @@ class Command(BaseCommand):
         sent = OutboxMessage.objects.filter(state=OutboxState.SENT, sent_at__gte=started).count()
         self.stdout.write(
             json.dumps(
-                {"stored": len(stored), "processed": processed, "sent": sent, "errors": errors}
+                {
+                    "stored": len(stored),
+                    "processed": processed,
+                    "sent": sent,
+                    "skipped": skipped,
+                    "errors": errors,
+                }
             )
         )
         if errors:
