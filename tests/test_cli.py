@@ -449,3 +449,21 @@ def test_sync_once_says_so_when_another_sync_holds_a_folder(
 
     assert report["stored"] == 0
     assert report["skipped"] == [f"{mailbox.pk}:INBOX"]
+
+
+def test_the_import_progress_bar_redraws_one_line_and_ends_it() -> None:
+    from io import StringIO
+
+    from mailroom.management.commands.sync import ProgressBar
+
+    out = StringIO()
+    bar = ProgressBar(out)
+    bar(7, 0, 2000)
+    bar.last = 0.0  # as if the redraw interval had passed
+    bar(7, 1000, 1000)
+    bar(7, 2000, 0)
+
+    lines = out.getvalue().split("\r")[1:]
+    assert lines[0].startswith("  folder 7  [------------------------------]  0 of 2,000")
+    assert lines[1].startswith("  folder 7  [###############---------------]  1,000 of 2,000")
+    assert lines[2] == "  folder 7  [##############################]  2,000 of 2,000 stored \n"
