@@ -375,13 +375,11 @@ class ImapSession:
     def metadata_after(self, last_uid: int) -> dict[int, tuple[int, datetime | None]]:
         """Size and arrival time of every message above ``last_uid``: the new UIDs and what
         sync needs to know of them, in one round trip (for a few new messages)."""
-        asked = f"{last_uid + 1}:*"
-        with self._command("reading new messages") as client:
-            typ, data = client._imap.uid("FETCH", asked, "(UID RFC822.SIZE INTERNALDATE)")
-        if typ != "OK":
-            raise ProtocolError(f"the server refused reading new messages: {data!r}")
+        data = self._uid_fetch(
+            f"{last_uid + 1}:*", "(UID RFC822.SIZE INTERNALDATE)", "reading new messages"
+        )
         try:
-            found = read_metadata(list(data))
+            found = read_metadata(data)
         except UnexpectedReply:
             return self.metadata(self.uids_after(last_uid))
         # "n:*" always includes the last message, even below n (RFC 3501 §6.4.8).
@@ -414,10 +412,12 @@ class ImapSession:
             uids = client.search(["UID", f"{last_uid + 1}:*"])
         return sorted(int(u) for u in uids if int(u) > last_uid)
 
-    def _uid_fetch(self, uids: list[int], items: str, stage: str) -> list[object]:
-        """Send ``UID FETCH uids items`` through imaplib and return its raw reply data."""
+    def _uid_fetch(self, uids: list[int] | str, items: str, stage: str) -> list[object]:
+        """Send ``UID FETCH uids items`` (a list, or a set such as ``"5:*"``) through imaplib
+        and return its raw reply data."""
+        uid_set = uids if isinstance(uids, str) else ",".join(str(u) for u in uids)
         with self._command(stage) as client:
-            typ, data = client._imap.uid("FETCH", ",".join(str(u) for u in uids), items)
+            typ, data = client._imap.uid("FETCH", uid_set, items)
         if typ != "OK":
             raise ProtocolError(f"the server refused {stage}: {data!r}")
         return list(data)
