@@ -24,7 +24,7 @@ from mailroom.models import (
     RuleCondition,
 )
 
-TTL = 5.0
+TTL = 30.0
 
 _lock = threading.Lock()
 _generation = 0
