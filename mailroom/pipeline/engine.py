@@ -12,13 +12,14 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from mailroom.models import Message, ProcessingRecord, ProcessingState
 from mailroom.pipeline.base import Context, StepError, Stop
 from mailroom.pipeline.pipelines import HISTORY, HISTORY_CONVERTED, INBOUND, STEPS
 from mailroom.store.parsed import parsed_from_row
+from mailroom.store.rows import update_rows
 
 logger = logging.getLogger(__name__)
 
@@ -93,7 +94,7 @@ def _process_batch(
                 if permanent or record.attempts >= MAX_ATTEMPTS:
                     record.state = ProcessingState.FAILED
             states[record.message_id] = ProcessingState(record.state)
-        _save_records(pending)
+        update_rows(pending, _RECORD_FIELDS)
     return states
 
 
@@ -108,24 +109,6 @@ _RECORD_FIELDS = (
     "error",
     "processed_at",
 )
-
-
-def _save_records(records: list[ProcessingRecord]) -> None:
-    """Write the records back with one prepared UPDATE run for all rows (``bulk_update``
-    builds a CASE expression per field and row, which cost more than the pipeline itself)."""
-    if not records:
-        return
-    meta = ProcessingRecord._meta
-    fields = [f for f in meta.concrete_fields if f.name in _RECORD_FIELDS]
-    assignments = ", ".join(f"{connection.ops.quote_name(f.column)} = %s" for f in fields)
-    table = connection.ops.quote_name(meta.db_table)
-    sql = f"UPDATE {table} SET {assignments} WHERE id = %s"  # noqa: S608 (names from the model)
-    rows = [
-        [f.get_db_prep_save(getattr(record, f.attname), connection) for f in fields] + [record.pk]
-        for record in records
-    ]
-    with connection.cursor() as cursor:
-        cursor.executemany(sql, rows)
 
 
 def process_messages(

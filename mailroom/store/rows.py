@@ -1,4 +1,4 @@
-"""Insert many rows with one prepared statement: the store's hot path.
+"""Insert or update many rows with one prepared statement: the store's and pipeline's hot path.
 
 ``bulk_create`` builds a model instance per row (with its signals) and compiles an expression
 for every value, which cost more than parsing the mail itself. Here rows are plain dicts of
@@ -10,6 +10,7 @@ callers find the new rows again by a unique key of their own.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from django.db import connection, models
@@ -59,3 +60,23 @@ def insert_rows(
     with connection.cursor() as cursor:
         for start in range(0, len(prepared), batch):
             cursor.executemany(sql, prepared[start : start + batch])
+
+
+def update_rows(objects: Sequence[models.Model], fields: Sequence[str]) -> None:
+    """UPDATE ``fields`` of ``objects`` (all of one model) by primary key, in one prepared
+    statement run for every row (``bulk_update`` builds a CASE expression per field and row,
+    which cost more than the work that changed them)."""
+    if not objects:
+        return
+    meta = type(objects[0])._meta
+    columns = [f for f in meta.concrete_fields if f.name in fields]
+    quote = connection.ops.quote_name
+    assignments = ", ".join(f"{quote(f.column)} = %s" for f in columns)
+    key = quote(meta.pk.column)
+    sql = f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {key} = %s"  # noqa: S608
+    rows = [
+        [f.get_db_prep_save(getattr(obj, f.attname), connection) for f in columns] + [obj.pk]
+        for obj in objects
+    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, rows)

@@ -49,6 +49,11 @@ CLOCK_MARGIN = timedelta(minutes=2)
 FETCH_BYTES = 32 * 1024 * 1024
 
 
+def next_poll() -> datetime:
+    """When a folder synced (or tried) now is next due for its safety poll."""
+    return timezone.now() + timedelta(seconds=conf.POLL_SECONDS)
+
+
 def lease_ttl() -> timedelta:
     """How long a sync lease lasts without renewal."""
     return timedelta(seconds=conf.LEASE_SECONDS)
@@ -386,7 +391,7 @@ def sync_folder(
         missing=False,
         last_error="",
         last_synced_at=now,
-        next_poll_at=now + timedelta(seconds=conf.POLL_SECONDS),
+        next_poll_at=next_poll(),
     )
     if folder.missing:
         # Back on the server (recreated): its "gone from the server" alert no longer holds.

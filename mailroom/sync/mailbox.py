@@ -27,7 +27,7 @@ from mailroom.credentials import CredentialError
 from mailroom.mailboxes.servers import imap_settings
 from mailroom.models import Folder, Mailbox, MailboxStatus
 from mailroom.store.incoming import LeaseLost
-from mailroom.sync.folder import FolderReport, Progress, Stored, sync_folder
+from mailroom.sync.folder import FolderReport, Progress, Stored, next_poll, sync_folder
 from mailroom.transport.errors import TransportError, classify
 from mailroom.transport.imap import ImapSession
 
@@ -67,9 +67,7 @@ def why_not_syncing(mailbox: Mailbox, *, force: bool = False) -> str | None:
 
 
 def _schedule_polls(folder_ids: Iterable[int]) -> None:
-    Folder.objects.filter(pk__in=list(folder_ids)).update(
-        next_poll_at=timezone.now() + timedelta(seconds=conf.POLL_SECONDS)
-    )
+    Folder.objects.filter(pk__in=list(folder_ids)).update(next_poll_at=next_poll())
 
 
 # A healthy mailbox's "last successful sync" is written at most this often: a watcher that
@@ -152,7 +150,8 @@ def sync_mailbox(
     mailbox = Mailbox.objects.select_related("connection").filter(pk=mailbox_id).first()
     if mailbox is None:
         return report  # deleted since this sync was asked for: nothing to do
-    folders = mailbox.folders.filter(selected=True)
+    # No ORDER BY: Folder's default ordering joins the mailbox table, on every push.
+    folders = mailbox.folders.filter(selected=True).order_by()
     if folder_ids is not None:
         folders = folders.filter(pk__in=list(folder_ids))
     wanted = list(folders.values_list("pk", flat=True))
@@ -164,7 +163,7 @@ def sync_mailbox(
             report.error = reason
         else:
             # Switched off by the administrator: nothing to report but the status.
-            Mailbox.objects.filter(pk=mailbox.pk).update(
+            Mailbox.objects.filter(pk=mailbox.pk).exclude(status=MailboxStatus.DISABLED).update(
                 status=MailboxStatus.DISABLED, status_detail=reason
             )
         _schedule_polls(wanted)
