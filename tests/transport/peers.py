@@ -17,63 +17,32 @@ import re
 import socket
 import threading
 from collections.abc import Callable
-from types import TracebackType
-from typing import BinaryIO, Self
+from typing import BinaryIO
+
+from tests.servers.loopback import LoopbackServer
 
 _COMMAND = re.compile(rb"^(?P<tag>\S+) (?P<command>UID \S+|\S+)(?: (?P<args>.*))?$", re.I)
 
 
-class SilentPeer:
+class SilentPeer(LoopbackServer):
     """Accepts TCP connections and never sends a byte (no greeting, no TLS handshake)."""
 
     def __init__(self, *, give_up_after: float = 10.0) -> None:
+        super().__init__()
         self.give_up_after = give_up_after
-        self._server = socket.create_server(("127.0.0.1", 0))
-        self._stop = threading.Event()
-        self._connections: list[socket.socket] = []
-        self._thread = threading.Thread(target=self._accept, daemon=True)
 
-    @property
-    def port(self) -> int:
-        """The port the peer listens on."""
-        port: int = self._server.getsockname()[1]
-        return port
-
-    def __enter__(self) -> Self:
-        self._server.settimeout(0.1)
-        self._thread.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._stop.set()
-        self._thread.join()
-        for conn in self._connections:
-            conn.close()
-        self._server.close()
-
-    def _accept(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self._server.accept()
-            except TimeoutError:
-                continue
-            self._connections.append(conn)
-            # Close after a while so that a client without any timeout ends (and fails the
-            # test by taking too long) instead of hanging the test run.
-            timer = threading.Timer(self.give_up_after, conn.close)
-            timer.daemon = True
-            timer.start()
+    def handle(self, conn: socket.socket) -> None:
+        # Close after a while so that a client without any timeout ends (and fails the test by
+        # taking too long) instead of hanging the test run.
+        timer = threading.Timer(self.give_up_after, conn.close)
+        timer.daemon = True
+        timer.start()
 
 
 FetchScript = Callable[["ImapPeer", BinaryIO, bytes, list[int]], None]
 
 
-class ImapPeer:
+class ImapPeer(LoopbackServer):
     """A minimal IMAP4rev1 server answering CAPABILITY, LOGIN, EXAMINE, NOOP and LOGOUT.
 
     ``UID FETCH`` is handed to ``on_fetch(peer, out, tag, uids)``, which writes whatever the
@@ -90,53 +59,19 @@ class ImapPeer:
         starttls: bool = False,
         give_up_after: float = 10.0,
     ) -> None:
+        super().__init__()
         self.on_fetch = on_fetch
         self.starttls = starttls
         self.give_up_after = give_up_after
         self.commands: list[bytes] = []
-        self._server = socket.create_server(("127.0.0.1", 0))
-        self._stop = threading.Event()
-        self._connections: list[socket.socket] = []
-        self._thread = threading.Thread(target=self._accept, daemon=True)
-
-    @property
-    def port(self) -> int:
-        """The port the peer listens on."""
-        port: int = self._server.getsockname()[1]
-        return port
-
-    def __enter__(self) -> Self:
-        self._server.settimeout(0.1)
-        self._thread.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._stop.set()
-        for conn in list(self._connections):
-            with contextlib.suppress(OSError):
-                conn.shutdown(socket.SHUT_RDWR)
-            conn.close()
-        self._thread.join()
-        self._server.close()
 
     def stall(self) -> None:
         """Send nothing more until the test ends (or ``give_up_after`` passes)."""
         self._stop.wait(self.give_up_after)
         raise ConnectionAbortedError("the peer stops here")
 
-    def _accept(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self._server.accept()
-            except TimeoutError:
-                continue
-            self._connections.append(conn)
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+    def handle(self, conn: socket.socket) -> None:
+        threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
 
     def _serve(self, conn: socket.socket) -> None:
         with contextlib.suppress(OSError), conn, conn.makefile("rb") as inp:
