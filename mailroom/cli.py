@@ -16,7 +16,12 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mailroom.settings")
     from django.core.management import execute_from_command_line
 
-    execute_from_command_line(["mailroom", *(sys.argv[1:] if argv is None else argv)])
+    from mailroom.conf import ConfigError
+
+    try:
+        execute_from_command_line(["mailroom", *(sys.argv[1:] if argv is None else argv)])
+    except ConfigError as error:
+        sys.exit(f"mailroom: {error}")
 
 
 if __name__ == "__main__":

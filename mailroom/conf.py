@@ -114,3 +114,38 @@ DEBUG = env_bool("MAILROOM_DEBUG", False)
 # Mail older than this (by the server's arrival time) is never answered automatically: a first
 # sync of an old folder or a backlog after an outage must not send a wave of stale replies.
 AUTORESPONSE_MAX_AGE_HOURS = env_int("MAILROOM_AUTORESPONSE_MAX_AGE_HOURS", 24, minimum=1)
+
+# --- The scale-out shape (docs/deploy.md) -------------------------------------------------------
+# PostgreSQL instead of the SQLite file: postgres://user:password@host:port/name[?sslmode=…].
+DATABASE_URL = os.environ.get("DATABASE_URL", "")
+
+# A Redis broker for Celery: redis://host:port/db. Set, the web server and the watchers hand
+# tasks to `mailroom worker` processes instead of running them in-process.
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "")
+
+# Seconds between two sweeps sent by `mailroom beat` (the embedded shape sweeps every 2 s).
+SWEEP_SECONDS = env_int("MAILROOM_SWEEP_SECONDS", 5, minimum=1)
+
+# How many mailboxes one `mailroom watch` process holds at most.
+WATCH_CAPACITY = env_int("MAILROOM_WATCH_CAPACITY", 1000, minimum=1)
+
+# A Celery task gets MAILROOM_SYNC_TASK_SECONDS plus this much before its soft time limit, as
+# much again before it is killed, and as much again before the broker hands it to another
+# worker (the visibility timeout): a task is never redelivered while it may still be running.
+TASK_GRACE_SECONDS = env_int("MAILROOM_TASK_GRACE_SECONDS", 60, minimum=1)
+
+
+def shared_secret(name: str) -> str:
+    """A secret every machine of a scale-out deployment must share, from the environment."""
+    value = os.environ.get(name, "")
+    if not value:
+        raise ConfigError(
+            f"{name} must be set when DATABASE_URL or CELERY_BROKER_URL is: every machine "
+            "of a scale-out deployment needs the same value (docs/deploy.md)"
+        )
+    return value
+
+
+def is_shared() -> bool:
+    """True when several processes or machines share the data (PostgreSQL or a broker)."""
+    return bool(DATABASE_URL or CELERY_BROKER_URL)

@@ -2,7 +2,8 @@
 
 The key never lives in the database: it comes from ``MAILROOM_CREDENTIAL_KEYS`` (comma-separated
 Fernet keys, the first encrypts, all decrypt, so keys can be rotated) or, when that is unset, from
-a key file generated once in the data directory with owner-only permissions.
+a key file generated once in the data directory with owner-only permissions. The scale-out
+shape (``DATABASE_URL`` or ``CELERY_BROKER_URL`` set) requires the variable.
 """
 
 from __future__ import annotations
@@ -21,6 +22,9 @@ class CredentialError(Exception):
 @cache
 def _fernet() -> MultiFernet:
     keys = conf.env_list("MAILROOM_CREDENTIAL_KEYS")
+    if not keys and conf.is_shared():
+        # Every machine must decrypt what another stored: no key file of one machine's own.
+        conf.shared_secret("MAILROOM_CREDENTIAL_KEYS")  # raises, naming the variable
     if not keys:
         path = conf.DATA_DIR / "credentials.key"
         if not path.exists():

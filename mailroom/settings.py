@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import secrets
 from pathlib import Path
 
 import django_stubs_ext
 
-from mailroom import conf
+from mailroom import conf, shape
 
 # Lets admin classes and querysets be subscripted (ModelAdmin[Case]) at run time for typing.
 django_stubs_ext.monkeypatch()
@@ -17,16 +16,8 @@ DATA_DIR = conf.DATA_DIR
 DATA_DIR.mkdir(parents=True, exist_ok=True)
 
 
-def _secret_key() -> str:
-    """Django's signing key, generated once into the data directory (not the database)."""
-    path = DATA_DIR / "django-secret.key"
-    if not path.exists():
-        path.write_text(secrets.token_urlsafe(50))
-        path.chmod(0o600)
-    return path.read_text().strip()
-
-
-SECRET_KEY = _secret_key()
+shape.require_shared_secrets()
+SECRET_KEY = shape.secret_key(DATA_DIR)
 DEBUG = conf.DEBUG
 ALLOWED_HOSTS = ["*"] if DEBUG else ["127.0.0.1", "localhost", *conf.env_list("MAILROOM_HOSTS")]
 
@@ -70,23 +61,7 @@ TEMPLATES = [
 ]
 
 
-DATABASES = {
-    "default": {
-        "ENGINE": "mailroom.db.sqlite3",
-        "NAME": DATA_DIR / "mailroom.sqlite3",
-        # The web server, the watcher and the executor share the file: wait for a lock rather
-        # than fail at once, and let readers run while one writer commits (WAL).
-        # WAL mode is set once per process by the backend (it is stored in the file).
-        "OPTIONS": {
-            "timeout": 30,
-            "transaction_mode": "IMMEDIATE",
-            "init_command": "PRAGMA synchronous=NORMAL;",
-        },
-        # The workers and the web server keep their connection; IDLE watchers, a thousand of
-        # them, close theirs after each sync (mailroom.watch.idle).
-        "CONN_MAX_AGE": None,
-    }
-}
+DATABASES = {"default": shape.database()}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 STORAGES = {

@@ -37,22 +37,26 @@ LOOP_SECONDS = 2.0
 class Supervisor(threading.Thread):
     """The embedded watcher: IDLE push where the server offers it, sweeps everywhere."""
 
-    def __init__(self, executor: Executor, *, idle: bool = True, capacity: int = 5000) -> None:
+    def __init__(
+        self, executor: Executor, *, idle: bool = True, capacity: int = 5000, sweep: bool = True
+    ) -> None:
         super().__init__(name="mailroom-supervisor", daemon=True)
         self.executor = executor
         self.idle = idle
         self.capacity = capacity
+        # The embedded shape sweeps from this loop; in the scale-out shape `mailroom beat` does.
+        self.sweep = sweep
         self.owner = new_owner()
         self._watchers: dict[WatchKey, IdleWatcher] = {}
         self._stopping = threading.Event()
-        self._last_sweep = 0.0
 
     def run(self) -> None:
         while not self._stopping.is_set():
             try:
                 if self.idle:
                     self._reconcile()
-                self.executor.submit("sweep")
+                if self.sweep:
+                    self.executor.submit("sweep")
             except Exception:
                 logger.exception("the watch loop failed; trying again")
             finally:

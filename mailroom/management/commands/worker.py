@@ -1,0 +1,46 @@
+"""``mailroom worker``: a Celery worker running the task registry (the scale-out shape)."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
+
+from mailroom.scaleout.process import require_migrated, require_scaleout, use_celery
+from mailroom.tasks.celery_app import all_queues, app, queue_name
+
+
+class Command(BaseCommand):
+    help = "Run registry tasks (sync, process, send, sweep) from the broker; any number at once."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--queues",
+            default="",
+            help="comma-separated queues to serve (sync, process, send, sweep); default all",
+        )
+        parser.add_argument(
+            "--concurrency",
+            type=int,
+            default=os.cpu_count() or 2,
+            help="worker processes (default: one per core)",
+        )
+        parser.add_argument("--loglevel", default="INFO")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        require_scaleout("worker")
+        require_migrated()
+        use_celery()  # tasks enqueue follow-up tasks (a sync enqueues processing)
+        wanted = [name.strip() for name in options["queues"].split(",") if name.strip()]
+        queues = [queue_name(name) for name in wanted] or all_queues()
+        app().worker_main(
+            [
+                "worker",
+                f"--queues={','.join(queues)}",
+                f"--concurrency={options['concurrency']}",
+                f"--loglevel={options['loglevel']}",
+                "--without-gossip",
+                "--without-mingle",
+            ]
+        )

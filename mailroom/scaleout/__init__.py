@@ -1,0 +1,1 @@
+"""What the scale-out processes (``mailroom web``, ``worker``, ``watch``, ``beat``) share."""
