@@ -1,11 +1,11 @@
 """Send outbox rows through their mailbox's SMTP server: retried until DATA, at most once after.
 
-A row is claimed by moving it from ``pending`` to ``sending`` with a lease (owner token and
-expiry) in one UPDATE, so two senders never take the same row. Just before the message data
-goes out, ``data_started_at`` is committed. An attempt interrupted before that moment (a kill,
-a refused connection, a 4xx, a broken connection in MAIL or RCPT) sent nothing and is retried
-with backoff. One interrupted after it may have been delivered: the row is abandoned, shown and
-alerted, never sent again.
+A row is claimed by locking it (``FOR UPDATE SKIP LOCKED``) and moving it from ``pending`` to
+``sending`` with a lease (owner token and expiry), so two senders never take the same row.
+Just before the message data goes out, ``data_started_at`` is committed. An attempt
+interrupted before that moment (a kill, a refused connection, a 4xx, a broken connection in
+MAIL or RCPT) sent nothing and is retried with backoff. One interrupted after it may have been
+delivered: the row is abandoned, shown and alerted, never sent again.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -38,12 +39,24 @@ def _retry_delay(attempts: int) -> timedelta:
 
 
 def _claim(outbox_id: int, owner: str) -> bool:
+    """Move the row from pending to sending under our lease, if it is due and nobody holds it.
+
+    ``SELECT … FOR UPDATE SKIP LOCKED`` (PostgreSQL; SQLite has one writer and ignores it): a
+    second worker claiming the same row at the same moment skips it at once instead of waiting
+    on the first one's lock and then finding it taken.
+    """
     now = timezone.now()
-    claimed = (
-        OutboxMessage.objects.filter(pk=outbox_id, state=OutboxState.PENDING)
-        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
-        .update(state=OutboxState.SENDING, lease_owner=owner, lease_until=now + LEASE)
-    )
+    with transaction.atomic():
+        due = (
+            OutboxMessage.objects.select_for_update(skip_locked=True)
+            .filter(pk=outbox_id, state=OutboxState.PENDING)
+            .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+        )
+        if not due.values_list("pk", flat=True):
+            return False
+        claimed = OutboxMessage.objects.filter(pk=outbox_id, state=OutboxState.PENDING).update(
+            state=OutboxState.SENDING, lease_owner=owner, lease_until=now + LEASE
+        )
     return claimed == 1
 
 
