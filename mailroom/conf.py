@@ -134,6 +134,9 @@ WATCH_CAPACITY = env_int("MAILROOM_WATCH_CAPACITY", 1000, minimum=1)
 # worker (the visibility timeout): a task is never redelivered while it may still be running.
 TASK_GRACE_SECONDS = env_int("MAILROOM_TASK_GRACE_SECONDS", 60, minimum=1)
 
+# Set, ``/metrics`` answers only requests with ``Authorization: Bearer <this token>``.
+METRICS_TOKEN = os.environ.get("MAILROOM_METRICS_TOKEN", "")
+
 
 def shared_secret(name: str) -> str:
     """A secret every machine of a scale-out deployment must share, from the environment."""

@@ -17,6 +17,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from mailroom import metrics
 from mailroom.alerts import raise_alert
 from mailroom.credentials import CredentialError
 from mailroom.leases import LeaseField, new_owner
@@ -123,6 +124,10 @@ def send_outbox(outbox_id: int) -> OutboxState | None:
     if state == OutboxState.SENT:
         changes["sent_at"] = timezone.now()
     OutboxMessage.objects.filter(pk=outbox_id, lease_owner=owner).update(**changes)
+    if state == OutboxState.SENT:
+        metrics.ANSWERED.inc()
+    elif error:
+        metrics.FAILURES.labels("send", state).inc()
     if state == OutboxState.ABANDONED:
         _alert_abandoned(row, error)
     logger.info("outbox %s -> %s: %s", outbox_id, row.to_email, state)

@@ -15,6 +15,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from mailroom import metrics
 from mailroom.models import Message, ProcessingRecord, ProcessingState
 from mailroom.pipeline.base import Context, StepError, Stop
 from mailroom.pipeline.pipelines import HISTORY, HISTORY_CONVERTED, INBOUND, STEPS
@@ -95,6 +96,8 @@ def _process_batch(
                     record.state = ProcessingState.FAILED
             states[record.message_id] = ProcessingState(record.state)
         update_rows(pending, _RECORD_FIELDS)
+    for record in pending:  # counted once committed
+        metrics.PROCESSED.labels(record.state).inc()
     return states
 
 

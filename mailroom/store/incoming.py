@@ -25,6 +25,7 @@ from django.db.models import F
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
+from mailroom import metrics
 from mailroom.mime.addresses import Address
 from mailroom.mime.parse import ParsedMessage, parse_message
 from mailroom.models import (
@@ -205,6 +206,7 @@ def store_chunk(
         if prepared:
             _insert(folder, uidvalidity, prepared, result)
     folder.last_uid = max(folder.last_uid, cursor)
+    metrics.SYNCED.inc(len(result.stored))
     return result
 
 

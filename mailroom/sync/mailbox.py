@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.utils import timezone
 
-from mailroom import conf
+from mailroom import conf, metrics
 from mailroom.alerts import notify, raise_alert, resolve_alert
 from mailroom.credentials import CredentialError
 from mailroom.mailboxes.servers import imap_settings
@@ -102,6 +103,7 @@ def _succeeded(mailbox: Mailbox) -> None:
 def record_failure(mailbox: Mailbox, exc: BaseException) -> str:
     """Act on a failure to reach or log in to the mailbox's server; return its description."""
     failure = classify(exc)
+    metrics.FAILURES.labels("sync", failure.kind).inc()
     now = timezone.now()
     if failure.kind == "auth":
         Mailbox.objects.filter(pk=mailbox.pk).update(
@@ -169,6 +171,7 @@ def sync_mailbox(
         _schedule_polls(wanted)
         return report
     opened: list[ImapSession] = []
+    started = time.monotonic()
 
     def reopen() -> ImapSession:
         # Sessions opened here are closed here; the caller's own session is left to it.
@@ -202,6 +205,7 @@ def sync_mailbox(
     finally:
         for each in opened:
             each.close()
+    metrics.SYNC_SECONDS.observe(time.monotonic() - started)
     _succeeded(mailbox)
     return report
 

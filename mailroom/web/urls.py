@@ -3,7 +3,14 @@
 from django.contrib.auth import views as auth_views
 from django.urls import URLPattern, path
 
-from mailroom.web.views import mailbox_delete, mailbox_form, mailboxes, messages, records
+from mailroom.web.views import (
+    mailbox_delete,
+    mailbox_form,
+    mailboxes,
+    messages,
+    monitoring,
+    records,
+)
 
 urlpatterns: list[URLPattern] = [
     path(
@@ -12,6 +19,8 @@ urlpatterns: list[URLPattern] = [
         name="login",
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("healthz", monitoring.healthz, name="healthz"),
+    path("metrics", monitoring.prometheus, name="metrics"),
     path("", mailboxes.mailbox_list, name="mailbox-list"),
     path("mailboxes/new/", mailbox_form.mailbox_form, name="mailbox-create"),
     path("mailboxes/<int:mailbox_id>/", mailboxes.mailbox_detail, name="mailbox-detail"),

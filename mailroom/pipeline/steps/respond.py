@@ -8,7 +8,7 @@ from typing import ClassVar
 from django.db import connection, transaction
 from django.utils import timezone
 
-from mailroom import conf
+from mailroom import conf, metrics
 from mailroom.mime.autoreply import reply_address
 from mailroom.models import AutoResponseRule, Mailbox, OutboxMessage, OutboxState
 from mailroom.outbox.queue import queue_autoresponse
@@ -98,6 +98,7 @@ class Respond:
             return "no rule matched"
         reason = _suppression(ctx)
         if reason:
+            metrics.SUPPRESSED.inc()
             return f"reply suppressed: {reason}"
         address = reply_address(ctx.parsed)
         assert address is not None  # _suppression returned None
