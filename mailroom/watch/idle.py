@@ -53,8 +53,13 @@ def _database_turn() -> Iterator[None]:
 
 def _release_db() -> None:
     """Close this thread's database connection: a thousand idle watchers must not each keep
-    one open (with its page cache) while they wait."""
-    connection.close()
+    one open (with its page cache) while they wait.
+
+    A connection inside a transaction is left to whoever opened the transaction: closing it
+    would throw that work away (PostgreSQL really closes; SQLite's in-memory database ignored
+    the close and hid this)."""
+    if not connection.in_atomic_block:
+        connection.close()
 
 
 class IdleWatcher(threading.Thread):
