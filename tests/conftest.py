@@ -12,9 +12,17 @@ from django.contrib.auth.models import User
 from django.core.management import call_command
 
 from mailroom.models import Mailbox
+from tests.faults.processes import drop_databases
 from tests.servers.fixtures import *  # noqa: F403
 from tests.servers.fixtures import ImapAccount
 from tests.servers.smtp import SmtpSink
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _installation_databases() -> Iterator[None]:
+    """Drop the PostgreSQL databases of the installations run in subprocesses."""
+    yield
+    drop_databases()
 
 
 @pytest.fixture

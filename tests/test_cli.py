@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import re
 import subprocess
 import sys
@@ -24,6 +23,7 @@ from mailroom.models import (
     ProcessingRecord,
 )
 from tests.conftest import run_cli
+from tests.faults.processes import Installation
 from tests.servers.fixtures import ImapAccount
 from tests.transport.peers import ImapPeer
 
@@ -184,8 +184,10 @@ def test_it_says_which_file_is_not_json(tmp_path: Path) -> None:
 
 
 def test_the_console_script_runs_django_commands_with_mailroom_settings(tmp_path: Path) -> None:
-    env = {**os.environ, "MAILROOM_DATA_DIR": str(tmp_path)}
-    env.pop("DJANGO_SETTINGS_MODULE", None)
+    # The data directory, and the suite's database shape: its own SQLite file there, or its
+    # own PostgreSQL database when the suite runs on PostgreSQL.
+    site = Installation(tmp_path)
+    env = site.env
     script = Path(sys.executable).with_name("mailroom")
     migrate = subprocess.run(
         [script, "migrate"], env=env, capture_output=True, text=True, timeout=120, check=False
@@ -201,7 +203,9 @@ def test_the_console_script_runs_django_commands_with_mailroom_settings(tmp_path
     )
     assert listed.returncode == 0, listed.stderr
     assert listed.stdout == ""
-    assert (tmp_path / "mailroom.sqlite3").exists()
+    # migrate created the tables in the installation's database, not anywhere else.
+    assert site.scalar("SELECT count(*) FROM mailroom_mailbox") == 0
+    assert site.postgres or (tmp_path / "mailroom.sqlite3").exists()
 
 
 def test_it_names_the_encryption_field_when_tls_fails(

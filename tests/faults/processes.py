@@ -1,26 +1,75 @@
 """A mailroom installation in its own data directory, driven as an operator would: the
-``mailroom`` command in subprocesses, which the tests may kill, and its SQLite file read on
-the side."""
+``mailroom`` command in subprocesses, which the tests may kill, and its database read on the
+side.
+
+The installation has the database of the suite's shape: its own SQLite file in the data
+directory, or, when the suite runs on PostgreSQL (``MAILROOM_TEST_DATABASE_URL``), its own
+PostgreSQL database on that server, created for it and dropped at the end of the session.
+The processes then work on a database of their own, as on SQLite, never on pytest-django's
+test database (whose data lives in the test's open transaction).
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
 
 from tests.servers.fixtures import ImapAccount
 from tests.servers.smtp import SmtpSink
 
 MAILROOM = str(Path(sys.executable).with_name("mailroom"))
 
+# The PostgreSQL server of the suite, when it runs there (tests/settings.py sets DATABASE_URL).
+_SUITE_DATABASE_URL = os.environ.get("MAILROOM_TEST_DATABASE_URL", "")
+_created: list[str] = []
+
+
+def _server_url(name: str) -> str:
+    """The suite's PostgreSQL URL with the database ``name``."""
+    parts = urlsplit(_SUITE_DATABASE_URL)
+    return urlunsplit(parts._replace(path="/" + name))
+
+
+def _database_name(data_dir: Path) -> str:
+    """The PostgreSQL database of the installation in ``data_dir`` (one per directory)."""
+    base = urlsplit(_SUITE_DATABASE_URL).path.lstrip("/") or "mailroom"
+    digest = hashlib.sha256(str(data_dir.resolve()).encode()).hexdigest()[:12]
+    return f"{base}_site_{digest}"
+
+
+def _admin(sql: str) -> None:
+    """Run ``sql`` on the server's maintenance database, outside a transaction."""
+    with psycopg.connect(_server_url("postgres"), autocommit=True) as db:
+        db.execute(sql)
+
+
+def _create_database(name: str, template: str | None = None) -> None:
+    _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    _admin(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
+    if name not in _created:
+        _created.append(name)
+
+
+def drop_databases() -> None:
+    """Drop the PostgreSQL databases the installations of this session created."""
+    while _created:
+        _admin(f'DROP DATABASE IF EXISTS "{_created.pop()}" WITH (FORCE)')
+
 
 class Installation:
-    """``mailroom`` commands run against ``data_dir``; the database read with sqlite3."""
+    """``mailroom`` commands run against ``data_dir`` and its database, which the test reads
+    and changes directly (SQL with ``?`` placeholders, for either database)."""
 
     def __init__(self, data_dir: Path, **settings: str) -> None:
         self.data_dir = data_dir
@@ -32,6 +81,10 @@ class Installation:
             **settings,
         }
         self.env.pop("DJANGO_SETTINGS_MODULE", None)
+        self.postgres = _database_name(data_dir) if _SUITE_DATABASE_URL else ""
+        if self.postgres:
+            self.env["DATABASE_URL"] = _server_url(self.postgres)
+            _create_database(self.postgres)
 
     @property
     def database(self) -> Path:
@@ -64,6 +117,9 @@ class Installation:
 
     def query(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
         """Rows of a read-only query (readers never block the writer in WAL mode)."""
+        if self.postgres:
+            with psycopg.connect(self.env["DATABASE_URL"], autocommit=True) as pg:
+                return [tuple(row) for row in pg.execute(_pg(sql), params)]
         with sqlite3.connect(f"file:{self.database}?mode=ro", uri=True, timeout=30) as db:
             return list(db.execute(sql, params))
 
@@ -72,6 +128,10 @@ class Installation:
 
     def write(self, sql: str, *params: Any) -> None:
         """Change the database directly (to let time pass: expire a lease)."""
+        if self.postgres:
+            with psycopg.connect(self.env["DATABASE_URL"], autocommit=True) as pg:
+                pg.execute(_pg(sql), params)
+            return
         with sqlite3.connect(self.database, timeout=30) as db:
             db.execute(sql, params)
 
@@ -90,6 +150,8 @@ class Installation:
             self.run("migrate")
         else:
             shutil.copytree(migrated, self.data_dir, dirs_exist_ok=True)
+            if self.postgres:
+                _create_database(self.postgres, template=_database_name(migrated))
         mailbox_id = int(
             self.run(
                 "mailbox", "add", "--label", "Support", "--email", "support@example.test",
@@ -124,3 +186,8 @@ class Installation:
         path.write_text(json.dumps(document))
         self.run("config", "import", str(path))
         return mailbox_id
+
+
+def _pg(sql: str) -> str:
+    """``sql`` with SQLite's ``?`` placeholders as psycopg's ``%s`` (and ``%`` escaped)."""
+    return re.sub(r"\?", "%s", sql.replace("%", "%%"))

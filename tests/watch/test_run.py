@@ -3,10 +3,8 @@ without waiting for the poll interval, and Ctrl-C stops the process cleanly."""
 
 from __future__ import annotations
 
-import os
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
 import time
@@ -15,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.faults.processes import Installation
 from tests.servers.fixtures import ImapAccount
 
 MAIL = (
@@ -34,9 +33,8 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _count(db: Path) -> int:
-    with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as conn:
-        return int(conn.execute("SELECT count(*) FROM mailroom_message").fetchone()[0])
+def _count(site: Installation) -> int:
+    return int(site.scalar("SELECT count(*) FROM mailroom_message"))
 
 
 def _wait_until(predicate: object, timeout: float) -> float:
@@ -49,18 +47,20 @@ def _wait_until(predicate: object, timeout: float) -> float:
 
 
 @pytest.fixture
-def server_env(tmp_path: Path) -> dict[str, str]:
-    env = {
-        **os.environ,
-        "MAILROOM_DATA_DIR": str(tmp_path),
-        "MAILROOM_ALLOWED_MAIL_HOSTS": "127.0.0.1",
-        "MAILROOM_ADMIN_EMAIL": "admin@example.test",
-        "MAILROOM_ADMIN_PASSWORD": "admin-pw-1",
+def site(tmp_path: Path) -> Installation:
+    """An installation in ``tmp_path`` with the database of the suite's shape."""
+    return Installation(
+        tmp_path,
+        MAILROOM_ADMIN_EMAIL="admin@example.test",
+        MAILROOM_ADMIN_PASSWORD="admin-pw-1",
         # An hour: anything stored within seconds came by IDLE, not by polling.
-        "MAILROOM_POLL_SECONDS": "3600",
-    }
-    env.pop("DJANGO_SETTINGS_MODULE", None)
-    return env
+        MAILROOM_POLL_SECONDS="3600",
+    )
+
+
+@pytest.fixture
+def server_env(site: Installation) -> dict[str, str]:
+    return site.env
 
 
 @pytest.fixture
@@ -98,16 +98,15 @@ def running(
 
 
 def test_it_stores_pushed_mail_within_seconds_and_stops_on_ctrl_c(
-    running: subprocess.Popen[str], imap_account: ImapAccount, server_env: dict[str, str]
+    running: subprocess.Popen[str], imap_account: ImapAccount, site: Installation
 ) -> None:
-    db = Path(server_env["MAILROOM_DATA_DIR"]) / "mailroom.sqlite3"
     imap_account.append("INBOX", MAIL % (1, 1))
     # The first pass at start-up stores what is already there.
-    _wait_until(lambda: db.exists() and _count(db) == 1, timeout=30)
+    _wait_until(lambda: _count(site) == 1, timeout=30)
     time.sleep(2)  # let the watcher settle into IDLE
 
     imap_account.append("INBOX", MAIL % (2, 2))
-    took = _wait_until(lambda: _count(db) == 2, timeout=10)
+    took = _wait_until(lambda: _count(site) == 2, timeout=10)
     assert took < 10
 
     running.send_signal(signal.SIGINT)
