@@ -27,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from datetime import datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -39,6 +40,10 @@ GEN_CORPUS = SHARED / "bench" / "gen_corpus.py"
 # The Dovecot fixture lives in tests/, which is not installed with the package.
 sys.path.insert(0, str(ROOT))
 from tests.servers.dovecot import DovecotServer  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import scaleout  # noqa: E402
+from procs import ChildProcess  # noqa: E402
 
 USERNAME = "bench"
 MAILBOX_EMAIL = "support@company.test"
@@ -96,16 +101,26 @@ def fill_inbox(server: DovecotServer, files: list[Path]) -> None:
         path.unlink()
 
 
-def warm_index(server: DovecotServer, password: str, count: int) -> None:
-    """SELECT the folder and UID SEARCH ALL once, so Dovecot has built its index before timing."""
-    client = server.client(USERNAME, password, timeout=600)
+def warm_index(
+    server: DovecotServer,
+    password: str,
+    count: int,
+    *,
+    username: str = USERNAME,
+    folders: tuple[str, ...] = ("INBOX",),
+) -> None:
+    """SELECT each folder and UID SEARCH ALL once, so Dovecot has built its index before
+    timing; check the folders hold ``count`` messages in all."""
+    client = server.client(username, password, timeout=600)
+    held = 0
     try:
-        client.select_folder("INBOX")
-        uids = client.search(["ALL"])
+        for folder in folders:
+            client.select_folder(folder)
+            held += len(client.search(["ALL"]))
     finally:
         client.logout()
-    if len(uids) != count:
-        fail(f"Dovecot's INBOX holds {len(uids)} messages, expected {count}")
+    if held != count:
+        fail(f"{username}'s {', '.join(folders)} hold {held} messages, expected {count}")
 
 
 def mailroom_env(data_dir: Path) -> dict[str, str]:
@@ -135,9 +150,18 @@ def mailroom(env: dict[str, str], *args: str, stdin: str | None = None) -> str:
     return result.stdout
 
 
-def configure_mailroom(env: dict[str, str], tmp: Path, port: int, password: str) -> None:
+def configure_mailroom(
+    env: dict[str, str],
+    tmp: Path,
+    port: int,
+    password: str,
+    *,
+    username: str = USERNAME,
+    folders: tuple[str, ...] = ("INBOX",),
+) -> None:
     """Migrate, add the mailbox, then import one template and one active rule on it."""
     mailroom(env, "migrate", "--no-input")
+    folder_args = [arg for folder in folders for arg in ("--folder", folder)]
     mailroom(
         env,
         "mailbox", "add",
@@ -149,9 +173,9 @@ def configure_mailroom(env: dict[str, str], tmp: Path, port: int, password: str)
         "--smtp-host", "127.0.0.1",
         "--smtp-port", "25",
         "--smtp-encryption", "none",
-        "--username", USERNAME,
+        "--username", username,
         "--password-stdin",
-        "--folder", "INBOX",
+        *folder_args,
         "--processor", "none",
         "--history", "all",
         stdin=password + "\n",
@@ -188,7 +212,7 @@ def configure_mailroom(env: dict[str, str], tmp: Path, port: int, password: str)
     check: dict[str, Any] = json.loads(mailroom(env, "config", "export"))
     (box,) = (m for m in check["mailboxes"] if m["label"] == "Bench")
     selected = [f["name"] for f in box["folders"] if f["selected"]]
-    if len(box["rules"]) != 1 or selected != ["INBOX"] or box["imap"]["port"] != port:
+    if len(box["rules"]) != 1 or sorted(selected) != sorted(folders) or box["imap"]["port"] != port:
         fail(f"the imported configuration is not what was asked for: {json.dumps(box)}")
 
 
@@ -232,8 +256,17 @@ def rule_summary(data_dir: Path) -> dict[str, int]:
     return {"rule_evaluated": evaluated, "rule_hits": hits or 0, "replies_queued": outbox}
 
 
-def write_mbsync_config(tmp: Path, port: int, password: str) -> tuple[Path, Path]:
-    """An isync 1.4 configuration pulling INBOX into a fresh Maildir; return (config, inbox)."""
+def write_mbsync_config(
+    tmp: Path,
+    port: int,
+    password: str,
+    *,
+    username: str = USERNAME,
+    name: str = "mbsync",
+    patterns: str = "INBOX",
+) -> tuple[Path, Path]:
+    """An isync 1.4 configuration pulling ``patterns`` (INBOX) into a fresh Maildir; return
+    (config, the local store's directory)."""
     version = subprocess.run(
         ["mbsync", "--version"], capture_output=True, text=True, check=True
     ).stdout.strip()
@@ -242,16 +275,16 @@ def write_mbsync_config(tmp: Path, port: int, password: str) -> tuple[Path, Path
         fail(f"cannot read the mbsync version from {version!r}")
     # isync 1.5 renamed SSLType to TLSType; 1.4 (Debian bookworm) only knows SSLType.
     tls_keyword = "TLSType" if (int(match[1]), int(match[2])) >= (1, 5) else "SSLType"
-    local = tmp / "mbsync"
+    local = tmp / name
     local.mkdir()
     inbox = local / "INBOX"
-    conf = tmp / "mbsyncrc"
+    conf = tmp / f"{name}rc"
     conf.write_text(
         f"""\
 IMAPAccount bench
 Host 127.0.0.1
 Port {port}
-User {USERNAME}
+User {username}
 Pass {password}
 {tls_keyword} None
 AuthMechs LOGIN
@@ -266,7 +299,7 @@ Inbox {inbox}
 Channel bench
 Far :remote:
 Near :local:
-Patterns INBOX
+Patterns {patterns}
 Create Near
 Sync Pull
 SyncState *
@@ -274,11 +307,12 @@ SyncState *
     )
     conf.chmod(0o600)
     log(f"{version}, {tls_keyword} None")
-    return conf, inbox
+    return conf, (inbox if patterns == "INBOX" else local)
 
 
 def time_mbsync(conf: Path, inbox: Path, count: int) -> float:
-    """Run and time ``mbsync -a``; check the local Maildir holds every message."""
+    """Run and time ``mbsync -a``; check the local Maildir (every folder under ``inbox``) holds
+    every message."""
     start = time.perf_counter()
     result = subprocess.run(
         ["mbsync", "-c", str(conf), "-a"], capture_output=True, text=True, check=False
@@ -286,10 +320,241 @@ def time_mbsync(conf: Path, inbox: Path, count: int) -> float:
     seconds = time.perf_counter() - start
     if result.returncode != 0:
         fail(f"mbsync exited {result.returncode}:\n{result.stderr[-4000:]}")
-    got = sum(1 for sub in ("cur", "new") for _ in (inbox / sub).iterdir())
+    got = sum(1 for sub in ("cur", "new") for folder in inbox.rglob(sub) for _ in folder.iterdir())
     if got != count:
         fail(f"mbsync left {got} messages in {inbox}, expected {count}")
     return seconds
+
+
+# -- the scale-out shape ------------------------------------------------------------------------
+
+SPLIT_USER = "split"
+
+# Sends one sync_folder task per selected folder to the broker, as a watcher or the sweep does,
+# and prints the wall-clock time just before the first was sent.
+_ENQUEUE_SCRIPT = """
+import json, time
+from mailroom.models import Folder
+from mailroom.tasks.celery_app import CeleryExecutor
+ids = list(Folder.objects.filter(selected=True).order_by("name").values_list("pk", flat=True))
+executor = CeleryExecutor()
+started = time.time()
+for folder_id in ids:
+    executor.submit("sync_folder", folder_id, True)
+print(json.dumps({"enqueued_at": started, "sent_at": time.time(), "folders": ids}))
+"""
+
+_PROGRESS_SQL = """
+SELECT count(*),
+       count(*) FILTER (WHERE state = 'done'),
+       count(*) FILTER (WHERE state = 'failed')
+FROM mailroom_processingrecord
+"""
+
+_RULES_SQL = """
+SELECT count(*) FILTER (WHERE rule_hits <> '[]'::jsonb OR rule_misses <> '[]'::jsonb),
+       count(*) FILTER (WHERE rule_hits <> '[]'::jsonb),
+       (SELECT count(*) FROM mailroom_outboxmessage)
+FROM mailroom_processingrecord
+"""
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where the corpus lies in Dovecot: one user, its folders, message i in folder i mod n."""
+
+    name: str
+    username: str
+    folders: tuple[str, ...]
+
+    def folder_of(self, index: int) -> str:
+        return self.folders[index % len(self.folders)]
+
+
+def layouts_for(names: list[str], folders: int) -> list[Layout]:
+    """The single layout (the corpus in one INBOX) and the split one (over ``folders``)."""
+    known = {
+        "single": Layout("single", USERNAME, ("INBOX",)),
+        "split": Layout("split", SPLIT_USER, tuple(f"Part{n}" for n in range(1, folders + 1))),
+    }
+    return [known[name] for name in names]
+
+
+def fill_layouts(server: DovecotServer, files: list[Path], layouts: list[Layout]) -> None:
+    """Deliver each corpus file once per layout (mtime = its Date header, as ``fill_inbox``)."""
+    for index, path in enumerate(files):
+        raw = path.read_bytes()
+        date = header_date(raw)
+        for layout in layouts:
+            server.deliver_maildir(
+                layout.username, layout.folder_of(index), raw, internal_date=date
+            )
+        path.unlink()
+
+
+def time_scaleout_import(
+    args: argparse.Namespace,
+    tmp: Path,
+    server: DovecotServer,
+    password: str,
+    layout: Layout,
+    workers: int,
+) -> dict[str, Any]:
+    """One timed import on a fresh database and broker with ``workers`` worker processes.
+
+    Timed: from just before the first sync_folder task is sent to the broker until every
+    message is stored and processed (each ProcessingRecord "done"), polled every 0.1 s. The
+    workers are started (and ready) before: they are long-lived processes in this shape.
+    """
+    run_dir = tmp / f"run-{layout.name}-{workers}w"
+    run_dir.mkdir()
+    database = scaleout.BenchDatabase(args.pg_server, args.database)
+    broker = scaleout.PrivateRedis(run_dir / "redis")
+    children: list[ChildProcess] = []
+    try:
+        database.recreate()
+        broker.start()
+        env = scaleout.scaleout_env(mailroom_env(run_dir / "data"), database.url, broker.url)
+        (run_dir / "data").mkdir(exist_ok=True)
+        configure_mailroom(
+            env, run_dir, server.port, password, username=layout.username, folders=layout.folders
+        )
+        children = scaleout.start_workers(
+            env, run_dir, log, count=workers, concurrency=args.concurrency
+        )
+        cpu_before = [child.cpu_seconds() for child in children]
+        log(f"{layout.name}: {workers} worker(s) ready; enqueueing the sync")
+        sent = json.loads(mailroom(env, "shell", "-c", _ENQUEUE_SCRIPT).strip().splitlines()[-1])
+        enqueued_at = float(sent["enqueued_at"])
+        stored_at = None
+        deadline = time.time() + max(600.0, args.count / 20)
+        last_log = 0.0
+        while True:
+            total, done, failed = database.query(_PROGRESS_SQL)[0]
+            now = time.time()
+            if stored_at is None and total >= args.count:
+                stored_at = now
+            if failed:
+                fail(f"{failed} messages failed processing")
+            if done >= args.count:
+                break
+            if now > deadline:
+                fail(f"after {now - enqueued_at:.0f} s: {total} stored, {done} processed")
+            for child in children:
+                if not child.alive():
+                    fail(f"{child.role} exited:\n{child.tail()}")
+            if now - last_log >= 5:
+                last_log = now
+                log(
+                    f"{layout.name}, {workers} worker(s): {total} stored, {done} processed; "
+                    f"queued {broker.queue_lengths()}"
+                )
+            time.sleep(0.1)
+        seconds = now - enqueued_at
+        evaluated, hits, outbox = database.query(_RULES_SQL)[0]
+        if evaluated != args.count:
+            fail(f"the rule was evaluated for {evaluated} of {args.count} messages")
+        processes = scaleout.usage(children)
+        for entry, before in zip(processes, cpu_before, strict=True):
+            entry["cpu_seconds_timed"] = round(entry["cpu_seconds"] - before, 2)
+        assert stored_at is not None
+        result = {
+            "layout": layout.name,
+            "folders": len(layout.folders),
+            "workers": workers,
+            "concurrency": args.concurrency,
+            "seconds": round(seconds, 3),
+            "msgs_per_s": round(args.count / seconds, 1),
+            "stored_seconds": round(stored_at - enqueued_at, 3),
+            "enqueue_ms": round((float(sent["sent_at"]) - enqueued_at) * 1000, 1),
+            "rule_evaluated": evaluated,
+            "rule_hits": hits,
+            "replies_queued": outbox,
+            "processes": processes,
+            "log_errors": scaleout.log_errors(children),
+        }
+        log(f"{layout.name}, {workers} worker(s): {json.dumps(result)}")
+        return result
+    finally:
+        for child in children:
+            child.stop()
+        broker.stop()
+        database.drop()
+
+
+def main_scaleout(args: argparse.Namespace, workers: list[int], names: list[str]) -> None:
+    """The scale-out import: for each layout, each worker count, then mbsync; JSON out."""
+    started = time.perf_counter()
+    tmp = Path(tempfile.mkdtemp(prefix="mailroom-bench-import-"))
+    server = DovecotServer(keep_files=args.keep)
+    layouts = layouts_for(names, args.folders)
+    runs: list[dict[str, Any]] = []
+    mbsync: dict[str, dict[str, float]] = {}
+    embedded: dict[str, Any] | None = None
+    try:
+        log(f"generating {args.count} messages (seed {args.seed}) in {tmp}")
+        files, corpus_bytes = generate_corpus(tmp / "corpus", args.count, args.seed)
+        server.start()
+        password = secrets.token_hex(16)
+        for layout in layouts:
+            server.add_user(layout.username, password)
+        log(f"Dovecot on {server.host}:{server.port} (root {server.root}); delivering the corpus")
+        fill_layouts(server, files, layouts)
+        for layout in layouts:
+            warm_index(
+                server, password, args.count, username=layout.username, folders=layout.folders
+            )
+        log("Dovecot has indexed the folders")
+        for layout in layouts:
+            if args.embedded_too and layout.name == "single":
+                env = mailroom_env(tmp / "embedded")
+                configure_mailroom(env, tmp, server.port, password)
+                seconds = time_mailroom_sync(env, tmp, args.count)
+                embedded = {
+                    "seconds": round(seconds, 3),
+                    "msgs_per_s": round(args.count / seconds, 1),
+                    **rule_summary(tmp / "embedded"),
+                }
+                log(f"embedded sync --once: {json.dumps(embedded)}")
+            for count in workers:
+                runs.append(time_scaleout_import(args, tmp, server, password, layout, count))
+            conf, local = write_mbsync_config(
+                tmp,
+                server.port,
+                password,
+                username=layout.username,
+                name=f"mbsync-{layout.name}",
+                patterns="INBOX" if layout.folders == ("INBOX",) else "*",
+            )
+            log(f"timing mbsync -a ({layout.name})")
+            mbsync_seconds = time_mbsync(conf, local, args.count)
+            mbsync[layout.name] = {
+                "seconds": round(mbsync_seconds, 3),
+                "msgs_per_s": round(args.count / mbsync_seconds, 1),
+            }
+            log(f"mbsync ({layout.name}): {mbsync_seconds:.2f} s")
+    finally:
+        server.stop()
+        if args.keep:
+            log(f"kept {tmp} and {server.root}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+    for run in runs:
+        run["ratio"] = round(run["msgs_per_s"] / mbsync[run["layout"]]["msgs_per_s"], 4)
+    result: dict[str, Any] = {
+        "shape": "scaleout",
+        "messages": args.count,
+        "seed": args.seed,
+        "corpus_mb": round(corpus_bytes / 1e6, 1),
+        "timed": "from the first sync_folder task sent to every message stored and processed",
+        "runs": runs,
+        "mbsync": mbsync,
+    }
+    if embedded is not None:
+        embedded["ratio"] = round(embedded["msgs_per_s"] / mbsync["single"]["msgs_per_s"], 4)
+        result["embedded_single"] = embedded
+    result["total_seconds"] = round(time.perf_counter() - started, 1)
+    print(json.dumps(result))
 
 
 def main() -> None:
@@ -298,11 +563,50 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=20000, help="messages (default 20000)")
     parser.add_argument("--seed", type=int, default=42, help="corpus seed (default 42)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directories")
+    scaleout.add_arguments(parser)
+    parser.add_argument(
+        "--workers",
+        default="1,2",
+        help="scaleout: the numbers of `mailroom worker` processes to time, in turn (default 1,2)",
+    )
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=1,
+        help="scaleout: --concurrency of each worker (pool processes; default 1)",
+    )
+    parser.add_argument(
+        "--layouts",
+        default="single,split",
+        help="scaleout: single (the corpus in one folder), split (the same corpus spread over "
+        "--folders folders of one mailbox), or both (default)",
+    )
+    parser.add_argument(
+        "--folders", type=int, default=4, help="scaleout: folders of the split layout (default 4)"
+    )
+    parser.add_argument(
+        "--embedded-too",
+        action="store_true",
+        help="scaleout: also time the embedded `mailroom sync --once` (SQLite) on the single "
+        "layout, in the same run",
+    )
     args = parser.parse_args()
     if args.count < 1:
         parser.error("--count must be at least 1")
     if shutil.which("mbsync") is None:
         fail("mbsync is not installed (Debian package isync)")
+    if args.shape == "scaleout":
+        try:
+            workers = [int(n) for n in args.workers.split(",") if n.strip()]
+        except ValueError:
+            parser.error("--workers must list whole numbers, such as 1,2")
+        layouts = [name.strip() for name in args.layouts.split(",") if name.strip()]
+        if not workers or min(workers) < 1 or args.concurrency < 1 or args.folders < 1:
+            parser.error("--workers, --concurrency and --folders must be at least 1")
+        if not layouts or set(layouts) - {"single", "split"}:
+            parser.error("--layouts takes single, split or single,split")
+        main_scaleout(args, workers, layouts)
+        return
 
     started = time.perf_counter()
     tmp = Path(tempfile.mkdtemp(prefix="mailroom-bench-import-"))
