@@ -66,7 +66,7 @@ def test_metrics_count_what_a_sync_stored_processed_answered_and_held_back(
     imap_account.append("INBOX", customer_mail(1))
     imap_account.append("INBOX", customer_mail(2))
     # An auto-reply: the rule matches, the loop checks hold the answer back.
-    imap_account.append("INBOX", customer_mail(3, extra=b"Auto-Submitted: auto-replied\r\n"))
+    imap_account.append("INBOX", b"Auto-Submitted: auto-replied\r\n" + customer_mail(3))
 
     sync_once()
 
