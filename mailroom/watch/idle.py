@@ -19,7 +19,7 @@ from contextlib import contextmanager
 
 from django.db import connection
 
-from mailroom import conf
+from mailroom import conf, metrics
 from mailroom.mailboxes.servers import imap_settings
 from mailroom.models import Folder, Mailbox
 from mailroom.sync.mailbox import record_failure, sync_mailbox, why_not_syncing
@@ -121,8 +121,10 @@ class IdleWatcher(threading.Thread):
             "mailbox %s: watcher reconnects in ≤%.0f s: %s", self.mailbox_id, backoff, reason
         )
 
-    def _sync(self, session: ImapSession) -> bool:
+    def _sync(self, session: ImapSession, noticed: float | None = None) -> bool:
         """Sync the folder over ``session``; False when another sync kept holding it.
+
+        ``noticed``: when the server announced new mail (monotonic clock), for the push latency.
 
         Another sync of this folder (a "Sync now") may hold it, and the mail just announced
         could be past its search: try again until the folder is ours, up to a lease's time.
@@ -137,6 +139,8 @@ class IdleWatcher(threading.Thread):
                     force=True,
                     on_stored=self._on_stored,
                 )
+            if noticed is not None and report.stored:
+                metrics.PUSH_SECONDS.observe(time.monotonic() - noticed)
             if not any(f.skipped for f in report.folders):
                 return True
             if time.monotonic() > deadline:
@@ -162,7 +166,7 @@ class IdleWatcher(threading.Thread):
             while not self._stopping.is_set():
                 if session.announced():
                     # Mail arrived while the last sync ran; IDLE would not report it again.
-                    self._sync(session)
+                    self._sync(session, time.monotonic())
                     last_sync = time.monotonic()
                     continue
                 wait = min(
@@ -174,7 +178,7 @@ class IdleWatcher(threading.Thread):
                 if self._stopping.is_set():
                     return
                 if changed or time.monotonic() - last_sync >= conf.POLL_SECONDS:
-                    self._sync(session)
+                    self._sync(session, time.monotonic() if changed else None)
                     last_sync = time.monotonic()
 
 

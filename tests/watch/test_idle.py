@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 
 import pytest
+from prometheus_client import REGISTRY
 
 from mailroom.models import Mailbox, MailboxStatus, Message
 from mailroom.watch.idle import IdleWatcher
@@ -30,6 +31,12 @@ def test_it_fetches_announced_mail_and_stops_at_once(
     mailbox = make_mailbox()
     folder = mailbox.folders.get()
     stored: list[int] = []
+
+    def pushes() -> tuple[float, float]:
+        count = REGISTRY.get_sample_value("mailroom_push_seconds_count") or 0.0
+        return count, REGISTRY.get_sample_value("mailroom_push_seconds_sum") or 0.0
+
+    before = pushes()
     watcher = IdleWatcher(mailbox.pk, folder.pk, stored.extend)
     watcher.start()
     try:
@@ -37,6 +44,10 @@ def test_it_fetches_announced_mail_and_stops_at_once(
         time.sleep(0.5)  # let it enter IDLE
         imap_account.append("INBOX", MAIL)
         _until(lambda: len(stored) == 1, 10)
+        # The push latency was observed once, from the server's notice to the stored row.
+        count, seconds = pushes()
+        assert count - before[0] == 1
+        assert 0 < seconds - before[1] < 5
         assert Message.objects.get().subject == "pushed"
         logins = imap_account.server.login_count(imap_account.username)
     finally:
