@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install the system packages the test suite and benchmarks need on Debian
 # bookworm: dovecot-imapd (dovecot, doveadm for tests/servers), isync (mbsync,
-# for a benchmark) and chromium (headless browser security tests).
+# for a benchmark), chromium (headless browser security tests), and the
+# scale-out shape's servers: postgresql and redis-server.
 #
 # Idempotent: installs only what is missing, and runs apt-get update only if
 # something must be installed. Runs as root, or through sudo otherwise.
@@ -35,9 +36,11 @@ missing=()
 installed dovecot-imapd || missing+=(dovecot-imapd)
 installed isync mbsync || missing+=(isync)
 installed chromium chromium chromium-browser || missing+=(chromium)
+installed postgresql pg_ctlcluster || missing+=(postgresql)
+installed redis-server redis-server || missing+=(redis-server)
 
 if [[ ${#missing[@]} -eq 0 ]]; then
-    echo "install-test-deps: dovecot-imapd, isync and chromium are already installed"
+    echo "install-test-deps: dovecot-imapd, isync, chromium, postgresql and redis-server are already installed"
     exit 0
 fi
 
