@@ -28,6 +28,7 @@ from celery import Celery
 from django.db import InterfaceError, OperationalError
 
 from mailroom import conf
+from mailroom.tasks.jobs import TryLater
 from mailroom.tasks.registry import QUEUES, TASKS
 
 logger = logging.getLogger(__name__)
@@ -98,6 +99,12 @@ def _register(app: Celery) -> None:
             _forget_waiting(_name, arguments)
             try:
                 TASKS[_name].run(*arguments)
+            except TryLater as later:
+                # Not a failure: the task asked to run again later (a folder another sync
+                # holds); one such wait per chain, so no bound is needed beyond the task's own.
+                raise self.retry(
+                    args=list(later.task_args), countdown=later.seconds, max_retries=None
+                ) from None
             except RETRYABLE as error:
                 logger.warning("%s%s: %s; retrying", _name, arguments, error)
                 countdown = min(2 ** (self.request.retries + 1), RETRY_BACKOFF_MAX)

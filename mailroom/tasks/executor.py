@@ -15,6 +15,7 @@ import threading
 
 from django.db import close_old_connections
 
+from mailroom.tasks.jobs import TryLater
 from mailroom.tasks.registry import QUEUES, TASKS
 
 logger = logging.getLogger(__name__)
@@ -71,6 +72,10 @@ class EmbeddedExecutor:
                     tasks.put(_STOP)
             try:
                 TASKS[name].run(*args)
+            except TryLater as later:
+                timer = threading.Timer(later.seconds, self.submit, (name, *later.task_args))
+                timer.daemon = True
+                timer.start()
             except Exception:
                 logger.exception("task %s%s failed", name, args)
             finally:

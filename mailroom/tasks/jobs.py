@@ -27,14 +27,48 @@ def enqueue_processing(message_ids: list[int]) -> None:
         enqueue("process_messages", tuple(message_ids))
 
 
-def sync_folder(folder_id: int, force: bool = False) -> None:
-    """Fetch and store new mail of one folder; its processing is enqueued chunk by chunk."""
+class TryLater(Exception):
+    """The task cannot do its work now: run it again, with ``args``, after ``seconds``."""
+
+    def __init__(self, seconds: float, *args: object) -> None:
+        super().__init__(f"try again in {seconds:.1f} s")
+        self.seconds = seconds
+        self.task_args = args
+
+
+# Past a held sync lease's expiry, this much longer before looking again.
+LEASE_MARGIN = 0.5
+
+
+def sync_folder(folder_id: int, force: bool = False, recheck: bool = True) -> None:
+    """Fetch and store new mail of one folder; its processing is enqueued chunk by chunk.
+
+    Another sync may hold the folder: a live one (it does the work), or one that died with its
+    process (a killed worker, a database restart), whose lease runs out unrenewed. Either way
+    this task looks once more when that lease has run out (:class:`TryLater`): a dead holder's
+    work is then taken over at once rather than at the next safety poll, and mail that came
+    after a live holder's search is not left behind. Held again by then, the folder is in live
+    hands, and this task ends.
+    """
     mailbox_id = Folder.objects.filter(pk=folder_id).values_list("mailbox_id", flat=True).first()
     if mailbox_id is None:
         return  # the mailbox or folder was deleted meanwhile
     report = sync_mailbox(mailbox_id, [folder_id], force=force, on_stored=enqueue_processing)
     if report.error:
         logger.info("folder %s: %s", folder_id, report.error)
+        return
+    if any(folder.skipped for folder in report.folders):
+        if not recheck:
+            logger.info("folder %s: another sync holds it and renews its lease", folder_id)
+            return
+        until = Folder.objects.filter(pk=folder_id).values_list("lease_until", flat=True).first()
+        left = 0.0 if until is None else (until - timezone.now()).total_seconds()
+        logger.info("folder %s: another sync holds it; looking again in %.1f s", folder_id, left)
+        raise TryLater(max(left, 0.0) + LEASE_MARGIN, folder_id, force, False)
+    if Folder.objects.filter(pk=folder_id, backlog__gt=0).exists():
+        # The sync ran out of time (MAILROOM_SYNC_TASK_SECONDS) with mail still to fetch: it
+        # resumes from its cursor in a new task now, not at the next safety poll.
+        enqueue("sync_folder", folder_id, force)
 
 
 def process_messages(message_ids: tuple[int, ...]) -> None:
@@ -56,6 +90,8 @@ def due_folder_ids() -> list[int]:
         .filter(Q(next_poll_at__isnull=True) | Q(next_poll_at__lte=now))
         .filter(Q(mailbox__retry_at__isnull=True) | Q(mailbox__retry_at__lte=now))
         .filter(Q(mailbox__watch_until__isnull=True) | Q(mailbox__watch_until__lt=now))
+        # A folder a live sync holds is not due; one whose sync died is, once its lease ends.
+        .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
         # A refused login is not tried again until the credentials change.
         .exclude(mailbox__auth_failed_version=F("mailbox__credential_version"))
         .values_list("pk", flat=True)

@@ -26,6 +26,11 @@ class Command(BaseCommand):
             default=os.cpu_count() or 2,
             help="worker processes (default: one per core)",
         )
+        parser.add_argument(
+            "--hostname",
+            default="",
+            help="the worker's node name (default celery@HOST); unique per worker on a machine",
+        )
         parser.add_argument("--loglevel", default="INFO")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -34,13 +39,14 @@ class Command(BaseCommand):
         use_celery()  # tasks enqueue follow-up tasks (a sync enqueues processing)
         wanted = [name.strip() for name in options["queues"].split(",") if name.strip()]
         queues = [queue_name(name) for name in wanted] or all_queues()
-        app().worker_main(
-            [
-                "worker",
-                f"--queues={','.join(queues)}",
-                f"--concurrency={options['concurrency']}",
-                f"--loglevel={options['loglevel']}",
-                "--without-gossip",
-                "--without-mingle",
-            ]
-        )
+        argv = [
+            "worker",
+            f"--queues={','.join(queues)}",
+            f"--concurrency={options['concurrency']}",
+            f"--loglevel={options['loglevel']}",
+            "--without-gossip",
+            "--without-mingle",
+        ]
+        if options["hostname"]:
+            argv.append(f"--hostname={options['hostname']}")
+        app().worker_main(argv)
