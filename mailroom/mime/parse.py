@@ -223,7 +223,7 @@ def _attachment_info(node: MimeNode, defects: list[str]) -> AttachmentInfo:
     content_id = clean_header_text(str(node.headers.get("content-id", ""))).strip()
     return AttachmentInfo(
         filename=clean_header_text(filename).strip(),
-        content_type=node.content_type,
+        content_type=clean_header_text(node.content_type),
         size=len(payload),
         content_id=content_id.removeprefix("<").removesuffix(">").strip(),
         part=node.path,

@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import cast
 
 from django.db import transaction
 from django.db.models import F
@@ -79,8 +80,63 @@ def _addresses(addresses: list[Address]) -> list[dict[str, str]]:
     return [{"name": a.name, "email": a.email} for a in addresses]
 
 
+# PostgreSQL refuses NUL in text and in JSON columns; SQLite stores it. So that a message
+# stores the same row on either database, NUL in a derived field becomes U+FFFD (the raw bytes
+# keep the original exactly) and a defect says so. (Lone surrogates, which neither database's
+# driver can encode, the parser already turns into '?': ``charsets.ensure_utf8``.)
+_NUL = "\x00"
+
+
+def _has_nul(value: object) -> bool:
+    """Whether ``value`` (text, or lists and dicts of it, as JSON columns hold) has a NUL."""
+    if isinstance(value, str):
+        return _NUL in value
+    if isinstance(value, list | tuple):
+        return any(_has_nul(item) for item in value)
+    if isinstance(value, dict):
+        return any(_has_nul(key) or _has_nul(item) for key, item in value.items())
+    return False
+
+
+def _without_nul(value: object) -> object:
+    """``value`` with every NUL in its text replaced by U+FFFD."""
+    if isinstance(value, str):
+        return value.replace(_NUL, "\ufffd")
+    if isinstance(value, list | tuple):
+        return [_without_nul(item) for item in value]
+    if isinstance(value, dict):
+        return {_without_nul(key): _without_nul(item) for key, item in value.items()}
+    return value
+
+
+def row_values(parsed: ParsedMessage) -> tuple[dict[str, object], list[dict[str, object]]]:
+    """The columns of a message row and of its attachment rows that come from its parse,
+    storable as they are on SQLite and PostgreSQL alike.
+
+    The parser promises text without NUL; this is where that promise is made good for the
+    database, whatever a parser step let through: the same message stores the same row on
+    either database (threats.md F11)."""
+    fields = message_fields(parsed)
+    attachments = attachment_fields(parsed)
+    repaired: set[str] = set()
+    for name, value in fields.items():
+        if _has_nul(value):
+            fields[name] = _without_nul(value)
+            repaired.add(name)
+    for attachment in attachments:
+        for name, value in attachment.items():
+            if _has_nul(value):
+                attachment[name] = _without_nul(value)
+                repaired.add(f"attachment {name}")
+    if repaired:
+        note = f"NUL replaced in {', '.join(sorted(repaired))}"
+        fields["defects"] = [*cast(list[str], fields["defects"]), note]
+        fields["is_malformed"] = True
+    return fields, attachments
+
+
 def message_fields(parsed: ParsedMessage) -> dict[str, object]:
-    """The columns of a message row that come from its parse."""
+    """The columns of a message row that come from its parse (see :func:`row_values`)."""
     sender = parsed.from_[0] if parsed.from_ else None
     return {
         "message_id": parsed.message_id[:998],
@@ -101,6 +157,20 @@ def message_fields(parsed: ParsedMessage) -> dict[str, object]:
         "defects": parsed.defects,
         "is_malformed": bool(parsed.defects),
     }
+
+
+def attachment_fields(parsed: ParsedMessage) -> list[dict[str, object]]:
+    """The columns of the attachment rows that come from the parse (see :func:`row_values`)."""
+    return [
+        {
+            "filename": a.filename[:500],
+            "content_type": a.content_type[:200],
+            "size": a.size,
+            "content_id": a.content_id[:500],
+            "part": a.part[:100],
+        }
+        for a in parsed.attachments
+    ]
 
 
 def _placeholder_text(item: Fetched) -> tuple[bytes, dict[str, object]]:
@@ -148,17 +218,8 @@ def _prepare(item: Fetched) -> _Prepared:
         logger.exception("message at UID %s could not be parsed", item.uid)
         parsed = ParsedMessage(defects=[f"message not parsed ({type(exc).__name__})"])
         unparsable = True
-    attachments = [
-        {
-            "filename": a.filename[:500],
-            "content_type": a.content_type[:200],
-            "size": a.size,
-            "content_id": a.content_id[:500],
-            "part": a.part[:100],
-        }
-        for a in parsed.attachments
-    ]
-    return _Prepared(item, raw, digest, message_fields(parsed), attachments, unparsable)
+    fields, attachments = row_values(parsed)
+    return _Prepared(item, raw, digest, fields, attachments, unparsable)
 
 
 def _relocate_or_copy(first: Message, folder: Folder, uidvalidity: int, uid: int) -> None:
