@@ -61,6 +61,24 @@ def _create_database(name: str, template: str | None = None) -> None:
         _created.append(name)
 
 
+def shape_env(data_dir: Path) -> dict[str, str]:
+    """What gives the installation in ``data_dir`` the database of the suite's shape: nothing
+    on SQLite (its file in the data directory); on PostgreSQL a new database of its own, and
+    the secrets the scale-out shape requires with it."""
+    if not _SUITE_DATABASE_URL:
+        return {}
+    name = _database_name(data_dir)
+    _create_database(name)
+    return {
+        "DATABASE_URL": _server_url(name),
+        **{
+            key: os.environ[key]
+            for key in ("MAILROOM_SECRET_KEY", "MAILROOM_CREDENTIAL_KEYS")
+            if key in os.environ
+        },
+    }
+
+
 def drop_databases() -> None:
     """Drop the PostgreSQL databases the installations of this session created."""
     while _created:
@@ -81,10 +99,8 @@ class Installation:
             **settings,
         }
         self.env.pop("DJANGO_SETTINGS_MODULE", None)
+        self.env.update(shape_env(data_dir))
         self.postgres = _database_name(data_dir) if _SUITE_DATABASE_URL else ""
-        if self.postgres:
-            self.env["DATABASE_URL"] = _server_url(self.postgres)
-            _create_database(self.postgres)
 
     @property
     def database(self) -> Path:

@@ -1,8 +1,9 @@
 """Fixtures of the browser tests: the real ``mailroom run`` server and Debian's Chromium.
 
 The server is the production entry point (the venv's ``mailroom`` console script) in a
-subprocess with its own data directory, so it has its own SQLite database: the tests read its
-state through the UI or the ``mailroom`` command, never through the ORM of the test process.
+subprocess with its own data directory, so it has its own database (its SQLite file, or its own
+PostgreSQL database when the suite runs there): the tests read its state through the UI or the
+``mailroom`` command, never through the ORM of the test process.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
+
+from tests.faults.processes import shape_env
 
 ADMIN_EMAIL = "admin@example.test"
 ADMIN_PASSWORD = "ui-admin-pw-7Qx!"
@@ -63,7 +66,7 @@ class MailroomServer:
         env = {
             k: v
             for k, v in os.environ.items()
-            if not k.startswith("MAILROOM_") and k != "DJANGO_SETTINGS_MODULE"
+            if not k.startswith("MAILROOM_") and k not in ("DJANGO_SETTINGS_MODULE", "DATABASE_URL")
         }
         env.update(
             MAILROOM_DATA_DIR=str(data_dir),
@@ -73,6 +76,9 @@ class MailroomServer:
             MAILROOM_POLL_SECONDS="2",
             PYTHONUNBUFFERED="1",
         )
+        # The database of the suite's shape: the SQLite file in the data directory, or a
+        # PostgreSQL database of its own when the suite runs on PostgreSQL.
+        env.update(shape_env(data_dir))
         self.env = env
         self.process: subprocess.Popen[bytes] | None = None
 
