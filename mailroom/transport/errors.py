@@ -184,7 +184,8 @@ def imap_response_kind(text: str) -> FailureKind | None:
 
 
 def _one_line(text: str) -> str:
-    return " ".join(text.split())
+    # A server's text is stored as the reason (PostgreSQL text refuses NUL; threats.md F11).
+    return " ".join(text.split()).replace("\x00", "\ufffd")
 
 
 def _smtp_text(message: bytes | str) -> str:

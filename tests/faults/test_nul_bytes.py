@@ -10,6 +10,8 @@ any other.
 
 from __future__ import annotations
 
+import imaplib
+import smtplib
 from collections.abc import Callable
 from email import message_from_bytes
 from email.utils import format_datetime
@@ -23,6 +25,8 @@ from mailroom.mime.parse import AttachmentInfo, ParsedMessage
 from mailroom.models import Attachment, Case, Mailbox, Message, ProcessingRecord
 from mailroom.pipeline.engine import process_messages
 from mailroom.store import incoming
+from mailroom.sync.mailbox import record_failure
+from mailroom.transport.errors import classify
 from tests.faults.helpers import answering_rule, sync_once
 from tests.servers.fixtures import ImapAccount
 from tests.servers.smtp import SmtpSink
@@ -197,6 +201,24 @@ def test_what_a_parser_step_lets_through_is_replaced_and_recorded_where_rows_are
     # Processing reads the row back as a parse and runs as for any message.
     process_messages([message.pk])
     assert ProcessingRecord.objects.get(message=message).state == "done"
+
+
+def test_a_server_error_text_with_nul_is_recorded(make_mailbox: Callable[..., Mailbox]) -> None:
+    # What a server says is stored as the mailbox's status (and an outbox row's last error).
+    mailbox = make_mailbox()
+    error = imaplib.IMAP4.error("[UNAVAILABLE] try\x00 later")
+
+    reason = record_failure(mailbox, error)
+
+    mailbox.refresh_from_db()
+    assert (
+        mailbox.status_detail == reason == "the IMAP server refused: [UNAVAILABLE] try\ufffd later"
+    )
+    smtp = classify(smtplib.SMTPResponseException(550, b"no\x00 such user"))
+    assert (smtp.kind, smtp.reason) == (
+        "permanent",
+        "the SMTP server refused: 550 no\ufffd such user",
+    )
 
 
 def mailbox_folder(mailbox: Mailbox) -> Any:
