@@ -47,7 +47,7 @@ from email.parser import BytesHeaderParser
 from email.utils import formatdate
 from pathlib import Path
 from types import FrameType
-from typing import IO, Any, NoReturn
+from typing import Any, NoReturn
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
@@ -57,13 +57,16 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # The Dovecot fixture lives in tests/, which is not installed with the package.
 sys.path.insert(0, str(ROOT))
-from tests.servers.dovecot import DovecotServer, live_group_members  # noqa: E402
+from tests.servers.dovecot import DovecotServer  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import scaleout  # noqa: E402
+from procs import ChildProcess  # noqa: E402
 
 INBOX = "INBOX"
 TEMPLATE = "bench-ack"
 RULE = "Bench catch-all"
 INOTIFY = Path("/proc/sys/fs/inotify")
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 _tag = "bench"
 
@@ -278,125 +281,27 @@ def dovecot_limits(connections: int) -> str:
     )
 
 
-def _proc_stat(pid: int) -> list[str] | None:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return stat[stat.rindex(")") + 2 :].split()
-
-
-def _status_kb(pid: int, key: str) -> int:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith(key + ":"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
-
-
-class MailroomProcess:
+class MailroomProcess(ChildProcess):
     """``mailroom run`` as a child in its own session (so Ctrl-C reaches only the bench)."""
 
     def __init__(self, env: dict[str, str], bind_port: int, log_path: Path) -> None:
-        self.env = env
+        argv = [sys.executable, "-m", "mailroom.cli", "run", "--bind", f"127.0.0.1:{bind_port}"]
+        super().__init__("mailroom run", argv, env, log_path, cwd=env["MAILROOM_DATA_DIR"], say=log)
         self.bind_port = bind_port
-        self.log_path = log_path
-        self.proc: subprocess.Popen[bytes] | None = None
-        self._log: IO[bytes] | None = None
 
-    def start(self, timeout: float = 120.0) -> None:
-        self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
-        argv = [
-            sys.executable,
-            "-m",
-            "mailroom.cli",
-            "run",
-            "--bind",
-            f"127.0.0.1:{self.bind_port}",
-        ]
-        # RLIMIT_NOFILE is inherited from the bench, which raised its own before any thread.
-        self.proc = subprocess.Popen(
-            argv,
-            env=self.env,
-            cwd=self.env["MAILROOM_DATA_DIR"],
-            stdin=subprocess.DEVNULL,
-            stdout=self._log,
-            stderr=self._log,
-            start_new_session=True,
-        )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                fail(f"mailroom run exited {self.proc.returncode}:\n{self.tail()}")
+    def start(
+        self, ready: Callable[[], bool] | None = None, timeout: float = 120.0, what: str = ""
+    ) -> None:
+        """Start ``mailroom run`` and wait until it listens on its port."""
+
+        def listening() -> bool:
             try:
                 with socket.create_connection(("127.0.0.1", self.bind_port), timeout=1):
-                    return
+                    return True
             except OSError:
-                time.sleep(0.1)
-        fail(f"mailroom run did not listen on {self.bind_port} within {timeout} s:\n{self.tail()}")
+                return False
 
-    @property
-    def pid(self) -> int:
-        assert self.proc is not None
-        return self.proc.pid
-
-    def tail(self, chars: int = 4000) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")[-chars:]
-        except OSError:
-            return ""
-
-    def members(self) -> list[int]:
-        """The mailroom process and any children it started (its process group)."""
-        if self.proc is None:
-            return []
-        return sorted(set(live_group_members(self.pid)) | {self.pid})
-
-    def peak_rss_kb(self) -> int:
-        """VmHWM of the process plus that of every live child."""
-        return sum(_status_kb(pid, "VmHWM") for pid in self.members())
-
-    def cpu_seconds(self) -> float:
-        """User + system CPU of the process, its live children and its reaped children."""
-        ticks = 0
-        for pid in self.members():
-            fields = _proc_stat(pid)
-            if fields is None:
-                continue
-            # After "(comm)": state ppid pgrp session tty tpgid flags minflt cminflt majflt
-            # cmajflt utime stime cutime cstime ...
-            ticks += int(fields[11]) + int(fields[12])
-            if pid == self.pid:
-                ticks += int(fields[13]) + int(fields[14])
-        return ticks / CLK_TCK
-
-    def threads(self) -> int:
-        return sum(_status_kb(pid, "Threads") for pid in self.members())
-
-    def stop(self) -> None:
-        """SIGINT (mailroom's clean stop), then SIGKILL for the whole group."""
-        proc, self.proc = self.proc, None
-        if proc is not None:
-            if proc.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    proc.send_signal(signal.SIGINT)
-                try:
-                    proc.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    log("mailroom did not stop within 15 s; killing it")
-                    proc.kill()
-                    proc.wait()
-            deadline = time.monotonic() + 5
-            while live_group_members(proc.pid) and time.monotonic() < deadline:
-                time.sleep(0.05)
-            if live_group_members(proc.pid):
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-        if self._log is not None:
-            self._log.close()
-            self._log = None
+        super().start(ready or listening, timeout, what or f"listening on {self.bind_port}")
 
 
 # -- the mailroom CLI -------------------------------------------------------------------------
@@ -674,6 +579,14 @@ class Options:
     keep: bool
     cli_setup: bool
     probe_timeout: float
+    shape: str = "embedded"
+    pg_server: str = scaleout.PG_SERVER
+    database: str = scaleout.DATABASE
+    watch_processes: int = 2
+    capacity: int = 0
+    worker_processes: int = 2
+    worker_concurrency: int = 1
+    sweep_seconds: float = 5.0
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -711,9 +624,34 @@ def parse_args(doc: str, *, mailboxes: int, rate: float, seconds: float) -> Opti
         help="create the mailboxes with one `mailroom mailbox add` each (about 1 s apiece)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the temporary directories")
+    scaleout.add_arguments(parser)
+    parser.add_argument(
+        "--watch-processes", type=int, default=2, help="scaleout: `mailroom watch` processes"
+    )
+    parser.add_argument(
+        "--capacity",
+        type=int,
+        default=0,
+        help="scaleout: --capacity of each watch process (0: mailboxes / watch processes, "
+        "rounded up, so that they split the mailboxes evenly)",
+    )
+    parser.add_argument(
+        "--worker-processes", type=int, default=2, help="scaleout: `mailroom worker` processes"
+    )
+    parser.add_argument(
+        "--worker-concurrency",
+        type=int,
+        default=1,
+        help="scaleout: --concurrency (pool processes) of each worker",
+    )
+    parser.add_argument(
+        "--sweep-seconds", type=float, default=5.0, help="scaleout: `mailroom beat --every`"
+    )
     args = parser.parse_args()
     if args.mailboxes < 1 or args.rate <= 0 or args.seconds <= 0 or args.grace < 0:
         parser.error("--mailboxes, --rate and --seconds must be positive, --grace not negative")
+    if min(args.watch_processes, args.worker_processes, args.worker_concurrency) < 1:
+        parser.error("--watch-processes, --worker-processes and --worker-concurrency must be >= 1")
     return Options(
         mailboxes=args.mailboxes,
         rate=float(args.rate),
@@ -726,6 +664,14 @@ def parse_args(doc: str, *, mailboxes: int, rate: float, seconds: float) -> Opti
         keep=args.keep,
         cli_setup=args.cli_setup,
         probe_timeout=args.probe_timeout or 120 + 0.5 * args.mailboxes,
+        shape=args.shape,
+        pg_server=args.pg_server,
+        database=args.database,
+        watch_processes=args.watch_processes,
+        capacity=args.capacity or -(-args.mailboxes // args.watch_processes),
+        worker_processes=args.worker_processes,
+        worker_concurrency=args.worker_concurrency,
+        sweep_seconds=args.sweep_seconds,
     )
 
 
@@ -925,6 +871,16 @@ def _run(tag: str, opts: Options, stack: contextlib.ExitStack) -> dict[str, Any]
     log(f"SMTP peer on 127.0.0.1:{peer.port}")
 
     env = mailroom_env(tmp / "data")
+    database: scaleout.BenchDatabase | None = None
+    if opts.shape == "scaleout":
+        database = scaleout.BenchDatabase(opts.pg_server, opts.database)
+        stack.callback(database.drop)
+        database.recreate()
+        broker = scaleout.PrivateRedis(tmp / "redis")
+        stack.callback(broker.stop)
+        broker.start()
+        env = scaleout.scaleout_env(env, database.url, broker.url)
+        log(f"scale-out shape: database {database.name}, private Redis on port {broker.port}")
     setup_started = time.monotonic()
     mailroom(env, "migrate", "--no-input")
     how = create_mailboxes(
@@ -943,10 +899,15 @@ def _run(tag: str, opts: Options, stack: contextlib.ExitStack) -> dict[str, Any]
     pool.open()
     log(f"{len(pool.clients)} APPEND connections open")
 
-    mr = MailroomProcess(env, free_port(), tmp / "mailroom-run.log")
-    stack.callback(mr.stop)
-    mr.start()
-    log(f"mailroom run started (pid {mr.pid}); warming up")
+    mr: MailroomProcess | scaleout.Fleet
+    if opts.shape == "scaleout":
+        mr = start_scaleout(opts, env, tmp, stack)
+        log(f"{', '.join(c.role for c in mr.children)} started; warming up")
+    else:
+        mr = MailroomProcess(env, free_port(), tmp / "mailroom-run.log")
+        stack.callback(mr.stop)
+        mr.start()
+        log(f"mailroom run started (pid {mr.pid}); warming up")
     probe_count, warm_seconds = warm_up(pool, peer, boxes, run, opts.probe_timeout, mr.cpu_seconds)
     log(f"warm-up: {probe_count} probes, every mailbox answered, in {warm_seconds:.1f} s")
 
@@ -961,6 +922,7 @@ def _run(tag: str, opts: Options, stack: contextlib.ExitStack) -> dict[str, Any]
     time.sleep(1)
 
     cpu_before = mr.cpu_seconds()
+    shaped = ScaleoutFigures(mr, database) if isinstance(mr, scaleout.Fleet) else None
     targets = choose_targets(opts, boxes, [probe.box for probe in probes])
     sent, errors, start, end = timed_run(opts, pool, peer, targets, run)
     last_return = max((s.returned for s in sent.values()), default=end)
@@ -975,6 +937,8 @@ def _run(tag: str, opts: Options, stack: contextlib.ExitStack) -> dict[str, Any]
         "cpu_seconds_timed": round(mr.cpu_seconds() - cpu_before, 2),
         "mailroom_threads": mr.threads(),
     }
+    if shaped is not None:
+        usage.update(shaped.figures())
     for probe in probes:
         probe.stop()
         if probe.error:
@@ -985,6 +949,8 @@ def _run(tag: str, opts: Options, stack: contextlib.ExitStack) -> dict[str, Any]
     )
     for error in errors[:5]:
         log(f"APPEND error: {error}")
+    if shaped is not None:
+        usage["shape"] = "scaleout"
     return {
         "mailboxes": opts.mailboxes,
         "rate": opts.rate,
@@ -998,6 +964,69 @@ def _run(tag: str, opts: Options, stack: contextlib.ExitStack) -> dict[str, Any]
         "mailbox_setup": how,
         "seed": opts.seed,
     }
+
+
+def start_scaleout(
+    opts: Options, env: dict[str, str], tmp: Path, stack: contextlib.ExitStack
+) -> scaleout.Fleet:
+    """The scale-out processes: workers, then beat, then the watch processes; each waited for
+    until it says it is ready. They stop in the opposite order (watchers give their leases
+    back first)."""
+    fleet = scaleout.Fleet([])
+    stack.callback(fleet.stop)
+    workers = scaleout.start_workers(
+        env, tmp, log, count=opts.worker_processes, concurrency=opts.worker_concurrency
+    )
+    fleet.children[:0] = workers
+    beat = scaleout.mailroom_process(
+        "beat", ["beat", f"--every={opts.sweep_seconds:g}"], env, tmp, log
+    )
+    fleet.children.insert(0, beat)
+    beat.start()
+    scaleout.wait_logged(beat, "sending the sweep")
+    watchers = [
+        scaleout.mailroom_process(
+            f"watch{n}", ["watch", f"--capacity={opts.capacity}"], env, tmp, log
+        )
+        for n in range(1, opts.watch_processes + 1)
+    ]
+    for watcher in watchers:
+        fleet.children.insert(0, watcher)
+        watcher.start()
+    for watcher in watchers:
+        scaleout.wait_logged(watcher, "watching up to")
+    return fleet
+
+
+class ScaleoutFigures:
+    """What the scale-out shape adds to the result: each process by itself, the split of the
+    mailboxes between the watch processes, and PostgreSQL's counters over the timed part."""
+
+    def __init__(self, fleet: scaleout.Fleet, database: scaleout.BenchDatabase | None) -> None:
+        assert database is not None
+        self.fleet = fleet
+        self.database = database
+        self.cpu_before = {c.role: c.cpu_seconds() for c in fleet.children}
+        self.stats_before = scaleout.database_stats(database)
+
+    def figures(self) -> dict[str, Any]:
+        processes = scaleout.usage(self.fleet.children)
+        for entry in processes:
+            entry["cpu_seconds_timed"] = round(
+                entry["cpu_seconds"] - self.cpu_before.get(entry["role"], 0.0), 2
+            )
+        held = self.database.query(
+            "SELECT count(*) FROM mailroom_mailbox WHERE watch_until > now()"
+            " GROUP BY watch_owner ORDER BY 1 DESC"
+        )
+        return {
+            "processes": processes,
+            "mailboxes_held": [count for (count,) in held],
+            "dead_processes": [child.role for child in self.fleet.dead()],
+            "postgres_timed": scaleout.stats_delta(
+                self.stats_before, scaleout.database_stats(self.database)
+            ),
+        }
 
 
 def _figures(

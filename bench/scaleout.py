@@ -31,7 +31,7 @@ import redis
 from psycopg import sql
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from procs import ChildFailed, ChildProcess
+from procs import CLK_TCK, ChildFailed, ChildProcess, proc_stat
 
 PG_SERVER = "postgres://postgres@127.0.0.1"
 DATABASE = "mailroom_bench"
@@ -101,17 +101,48 @@ class BenchDatabase:
                 sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(self.name))
             )
 
-    def query(self, text: str, params: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
-        """Rows of one read-only query, over a connection kept between calls."""
+    def query(
+        self, text: str, params: tuple[object, ...] = (), *, fetch: bool = True
+    ) -> list[tuple[Any, ...]]:
+        """Rows of one query (autocommit), over a connection kept between calls."""
         if self._conn is None or self._conn.closed:
             self._conn = psycopg.connect(self.url, autocommit=True, connect_timeout=10)
-        return self._conn.execute(text, params).fetchall()  # type: ignore[arg-type]
+        cursor = self._conn.execute(text, params)  # type: ignore[arg-type]
+        return cursor.fetchall() if fetch else []
 
     def close(self) -> None:
         if self._conn is not None:
             with contextlib.suppress(Exception):
                 self._conn.close()
             self._conn = None
+
+
+class BackendCpu:
+    """CPU used by the PostgreSQL backends serving the bench database (read from /proc, so the
+    server must run on this machine): sampled while they live, since a backend that ends takes
+    its figures with it. The bench's own polling connection is left out."""
+
+    def __init__(self, database: BenchDatabase) -> None:
+        self.database = database
+        self._ticks: dict[tuple[int, str], int] = {}
+
+    def sample(self) -> None:
+        rows = self.database.query(
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+            (self.database.name,),
+        )
+        for (pid,) in rows:
+            fields = proc_stat(pid)
+            if fields is not None:
+                # utime, stime; starttime tells a reused pid apart.
+                key = (pid, fields[19])
+                self._ticks[key] = max(self._ticks.get(key, 0), int(fields[11]) + int(fields[12]))
+
+    def seconds(self) -> float:
+        return sum(self._ticks.values()) / CLK_TCK
+
+    def backends(self) -> int:
+        return len(self._ticks)
 
 
 class PrivateRedis:
@@ -262,3 +293,50 @@ def log_errors(children: list[ChildProcess]) -> int:
         for line in child.tail(10**9).splitlines()
         if " ERROR " in line or "Traceback" in line
     )
+
+
+_DB_STATS_SQL = """
+SELECT sessions, active_time, xact_commit, xact_rollback, tup_inserted, tup_updated, blk_write_time
+FROM pg_stat_database WHERE datname = %s
+"""
+
+
+def database_stats(database: BenchDatabase) -> dict[str, float]:
+    """The bench database's counters in ``pg_stat_database`` (cumulative; subtract two)."""
+    rows = database.query(_DB_STATS_SQL, (database.name,))
+    if not rows:
+        return {}
+    names = ("sessions", "active_ms", "commits", "rollbacks", "inserted", "updated", "write_ms")
+    return {name: float(value or 0) for name, value in zip(names, rows[0], strict=True)}
+
+
+def stats_delta(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    return {name: round(after[name] - before.get(name, 0), 1) for name in after}
+
+
+class Fleet:
+    """Several child processes measured as one (the CPU the harness watches, the memory it
+    reports), each also reported by itself."""
+
+    def __init__(self, children: list[ChildProcess]) -> None:
+        self.children = children
+
+    def cpu_seconds(self) -> float:
+        return sum(child.cpu_seconds() for child in self.children)
+
+    def peak_rss_kb(self) -> int:
+        return sum(child.peak_rss_kb() for child in self.children)
+
+    def threads(self) -> int:
+        return sum(child.threads() for child in self.children)
+
+    def tail(self, chars: int = 4000) -> str:
+        return "".join(f"--- {c.role}\n{c.tail(chars)}" for c in self.children)
+
+    def dead(self) -> list[ChildProcess]:
+        return [child for child in self.children if not child.alive()]
+
+    def stop(self) -> None:
+        """Watchers first (they give their leases back), then beat, then the workers."""
+        for child in self.children:
+            child.stop()
