@@ -95,6 +95,19 @@ class Cluster:
         """A ``mailroom worker`` named ``name``, ready to take tasks."""
         return self.start(name, "worker", f"--hostname={name}@%h", *args, ready=" ready.", **env)
 
+    def run(self, *args: str, stdin: str = "", timeout: float = 120, **env: str) -> str:
+        """Run ``mailroom ARGS`` to completion; its standard output. Fails on a non-zero exit."""
+        done = subprocess.run(
+            [sys.executable, "-m", "mailroom.cli", *args],
+            env={**self.env, **env},
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        assert done.returncode == 0, f"mailroom {' '.join(args)}: {done.stdout}{done.stderr}"
+        return done.stdout
+
     def stop_all(self) -> None:
         for proc in self.procs:
             if proc.alive():
