@@ -20,7 +20,6 @@ if not os.environ.get("MAILROOM_TEST_DATABASE_URL"):
         allow_module_level=True,
     )
 
-import secrets
 import shutil
 import subprocess
 import tempfile
@@ -33,7 +32,6 @@ from django.conf import settings
 
 from tests.scaleout.processes import Cluster, free_port
 from tests.servers.dovecot import DovecotServer, dovecot_installed
-from tests.servers.fixtures import ImapAccount
 
 REDIS_SERVER = "/usr/bin/redis-server"
 
@@ -134,12 +132,3 @@ def cluster(transactional_db: None, redis_server: str, tmp_path: Path) -> Iterat
         yield processes
     finally:
         processes.stop_all()
-
-
-@pytest.fixture
-def quiet_account(dovecot: DovecotServer) -> ImapAccount:
-    """Another Dovecot user (a second mailbox's account)."""
-    username = f"other-{secrets.token_hex(4)}@example.test"
-    password = secrets.token_urlsafe(12)
-    dovecot.add_user(username, password)
-    return ImapAccount(dovecot.host, dovecot.port, username, password, dovecot)
