@@ -10,16 +10,6 @@ processes are killed (their whole process group) before the database is flushed.
 from __future__ import annotations
 
 import os
-
-import pytest
-
-if not os.environ.get("MAILROOM_TEST_DATABASE_URL"):
-    pytest.skip(
-        "the scale-out tests run only on PostgreSQL: set MAILROOM_TEST_DATABASE_URL "
-        "(postgres://…) to run them (CI's second pass does)",
-        allow_module_level=True,
-    )
-
 import shutil
 import subprocess
 import tempfile
@@ -27,6 +17,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 import redis
 from django.conf import settings
 
@@ -34,6 +25,23 @@ from tests.scaleout.processes import Cluster, free_port
 from tests.servers.dovecot import DovecotServer, dovecot_installed
 
 REDIS_SERVER = "/usr/bin/redis-server"
+
+ON_POSTGRES = bool(os.environ.get("MAILROOM_TEST_DATABASE_URL"))
+SKIP_REASON = (
+    "the scale-out tests run only on PostgreSQL: set MAILROOM_TEST_DATABASE_URL "
+    "(postgres://…) to run them (CI's second pass does)"
+)
+HERE = Path(__file__).resolve().parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Skip this directory's tests unless the suite runs on PostgreSQL."""
+    if ON_POSTGRES:
+        return
+    for item in items:
+        if HERE in item.path.resolve().parents:
+            item.add_marker(pytest.mark.skip(reason=SKIP_REASON))
+
 
 # Dovecot falls back to checking a folder every mailbox_idle_check_interval when it cannot
 # get an inotify instance (they are per user, and every test Dovecot on the machine runs as
