@@ -38,7 +38,7 @@ from mailroom.models import (
     ProcessingState,
 )
 from mailroom.store.raw import digest_of, save_raw_many
-from mailroom.store.rows import insert_rows
+from mailroom.store.rows import insert_rows, serialize_storing
 
 logger = logging.getLogger(__name__)
 
@@ -249,6 +249,7 @@ def store_chunk(
     prepared = [_prepare(item) for item in items]
     result = ChunkResult()
     with transaction.atomic():
+        serialize_storing(folder.mailbox_id)
         moved = Folder.objects.filter(
             pk=folder.pk,
             lease_owner=owner,

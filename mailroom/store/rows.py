@@ -80,3 +80,20 @@ def update_rows(objects: Sequence[models.Model], fields: Sequence[str]) -> None:
     ]
     with connection.cursor() as cursor:
         cursor.executemany(sql, rows)
+
+
+# The first key of mailroom's PostgreSQL advisory locks ("mr"), the second being a row's id.
+_ADVISORY_SPACE = 0x6D72
+
+
+def serialize_storing(mailbox_id: int) -> None:
+    """Let one transaction at a time store mail into this mailbox, until it ends.
+
+    Storing decides "is this mail new, or a copy of one stored already?" by reading what is
+    stored; two transactions storing the same bytes from two folders at once must not both see
+    nothing and both insert. SQLite runs one writer at a time anyway; PostgreSQL takes a
+    transaction-scoped advisory lock per mailbox here (other mailboxes are not held up).
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_ADVISORY_SPACE, mailbox_id])

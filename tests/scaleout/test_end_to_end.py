@@ -139,12 +139,6 @@ def test_mail_arriving_while_watched_is_pushed_processed_and_answered_as_its_rul
     assert _reply(smtp_server)["In-Reply-To"] == "<printer-1@customer.test>"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="product bug (mailroom/store/incoming.py): on PostgreSQL two folders' syncs that "
-    "store the same bytes at once both miss the other's uncommitted row and insert a Message "
-    "each (40 messages, 40 Cases, 0 copies); the content check needs a per-mailbox lock",
-)
 def test_the_same_mail_arriving_in_two_watched_folders_at_once_is_stored_and_answered_once(
     cluster: Cluster,
     make_mailbox: Callable[..., Mailbox],
