@@ -582,6 +582,7 @@ class Options:
     shape: str = "embedded"
     pg_server: str = scaleout.PG_SERVER
     database: str = scaleout.DATABASE
+    pg_options: str = ""
     watch_processes: int = 2
     capacity: int = 0
     worker_processes: int = 2
@@ -667,6 +668,7 @@ def parse_args(doc: str, *, mailboxes: int, rate: float, seconds: float) -> Opti
         shape=args.shape,
         pg_server=args.pg_server,
         database=args.database,
+        pg_options=args.pg_options,
         watch_processes=args.watch_processes,
         capacity=args.capacity or -(-args.mailboxes // args.watch_processes),
         worker_processes=args.worker_processes,
@@ -873,13 +875,13 @@ def _run(tag: str, opts: Options, stack: contextlib.ExitStack) -> dict[str, Any]
     env = mailroom_env(tmp / "data")
     database: scaleout.BenchDatabase | None = None
     if opts.shape == "scaleout":
-        database = scaleout.BenchDatabase(opts.pg_server, opts.database)
+        database = scaleout.BenchDatabase(opts.pg_server, opts.database, opts.pg_options)
         stack.callback(database.drop)
         database.recreate()
         broker = scaleout.PrivateRedis(tmp / "redis")
         stack.callback(broker.stop)
         broker.start()
-        env = scaleout.scaleout_env(env, database.url, broker.url)
+        env = scaleout.scaleout_env(env, database.mailroom_url, broker.url)
         log(f"scale-out shape: database {database.name}, private Redis on port {broker.port}")
     setup_started = time.monotonic()
     mailroom(env, "migrate", "--no-input")

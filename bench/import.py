@@ -408,27 +408,34 @@ def time_scaleout_import(
     """
     run_dir = tmp / f"run-{layout.name}-{workers}w"
     run_dir.mkdir()
-    database = scaleout.BenchDatabase(args.pg_server, args.database)
+    database = scaleout.BenchDatabase(args.pg_server, args.database, args.pg_options)
     broker = scaleout.PrivateRedis(run_dir / "redis")
     children: list[ChildProcess] = []
     try:
         database.recreate()
         broker.start()
-        env = scaleout.scaleout_env(mailroom_env(run_dir / "data"), database.url, broker.url)
+        env = scaleout.scaleout_env(
+            mailroom_env(run_dir / "data"), database.mailroom_url, broker.url
+        )
         (run_dir / "data").mkdir(exist_ok=True)
         configure_mailroom(
             env, run_dir, server.port, password, username=layout.username, folders=layout.folders
         )
+        if args.pg_setup_sql:
+            database.query(args.pg_setup_sql, fetch=False)
+            log(f"ran on the bench database: {args.pg_setup_sql}")
         children = scaleout.start_workers(
             env, run_dir, log, count=workers, concurrency=args.concurrency
         )
+        backends = scaleout.BackendCpu(database)
+        backends.sample()
         cpu_before = [child.cpu_seconds() for child in children]
         log(f"{layout.name}: {workers} worker(s) ready; enqueueing the sync")
         sent = json.loads(mailroom(env, "shell", "-c", _ENQUEUE_SCRIPT).strip().splitlines()[-1])
         enqueued_at = float(sent["enqueued_at"])
         stored_at = None
         deadline = time.time() + max(600.0, args.count / 20)
-        last_log = 0.0
+        last_log = last_sample = 0.0
         while True:
             total, done, failed = database.query(_PROGRESS_SQL)[0]
             now = time.time()
@@ -443,6 +450,9 @@ def time_scaleout_import(
             for child in children:
                 if not child.alive():
                     fail(f"{child.role} exited:\n{child.tail()}")
+            if now - last_sample >= 0.5:
+                last_sample = now
+                backends.sample()
             if now - last_log >= 5:
                 last_log = now
                 log(
@@ -451,6 +461,7 @@ def time_scaleout_import(
                 )
             time.sleep(0.1)
         seconds = now - enqueued_at
+        backends.sample()
         evaluated, hits, outbox = database.query(_RULES_SQL)[0]
         if evaluated != args.count:
             fail(f"the rule was evaluated for {evaluated} of {args.count} messages")
@@ -471,6 +482,8 @@ def time_scaleout_import(
             "rule_hits": hits,
             "replies_queued": outbox,
             "processes": processes,
+            "postgres_backends": backends.backends(),
+            "postgres_cpu_seconds": round(backends.seconds(), 2),
             "log_errors": scaleout.log_errors(children),
         }
         log(f"{layout.name}, {workers} worker(s): {json.dumps(result)}")
@@ -589,6 +602,12 @@ def main() -> None:
         action="store_true",
         help="scaleout: also time the embedded `mailroom sync --once` (SQLite) on the single "
         "layout, in the same run",
+    )
+    parser.add_argument(
+        "--pg-setup-sql",
+        default="",
+        help="scaleout, for experiments: SQL run on each bench database after its migrations "
+        "(say, to try a storage setting before proposing it as a migration)",
     )
     args = parser.parse_args()
     if args.count < 1:

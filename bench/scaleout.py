@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, urlencode
 
 import psycopg
 import redis
@@ -59,6 +60,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="database dropped, created and dropped again for the run (scaleout); its name "
         "must start with mailroom_bench",
     )
+    parser.add_argument(
+        "--pg-options",
+        default="",
+        help="scaleout, for experiments: libpq options of mailroom's connections, such as "
+        "'-c synchronous_commit=off' or '-c log_statement=all' (passed in DATABASE_URL)",
+    )
 
 
 def free_port() -> int:
@@ -72,16 +79,24 @@ def free_port() -> int:
 class BenchDatabase:
     """A PostgreSQL database of the bench's own on a shared server."""
 
-    def __init__(self, server: str, name: str) -> None:
+    def __init__(self, server: str, name: str, options: str = "") -> None:
         if not name.startswith("mailroom_bench"):
             raise SystemExit(f"--database {name!r}: the name must start with mailroom_bench")
         self.server = server.rstrip("/")
         self.name = name
+        self.options = options
         self._conn: psycopg.Connection[Any] | None = None
 
     @property
     def url(self) -> str:
         return f"{self.server}/{self.name}"
+
+    @property
+    def mailroom_url(self) -> str:
+        """The DATABASE_URL given to mailroom: ``url`` with the libpq options, if any."""
+        if not self.options:
+            return self.url
+        return f"{self.url}?{urlencode({'options': self.options}, quote_via=quote)}"
 
     def _admin(self) -> psycopg.Connection[Any]:
         return psycopg.connect(f"{self.server}/postgres", autocommit=True, connect_timeout=10)
