@@ -9,14 +9,19 @@ whose lease was taken over after it stalled can no longer write.
 
 from __future__ import annotations
 
+import logging
+import threading
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
+from types import TracebackType
 from typing import Any
 
-from django.db import models
+from django.db import DatabaseError, connection, models
 from django.db.models import Q
 from django.utils import timezone
+
+logger = logging.getLogger(__name__)
 
 
 def new_owner() -> str:
@@ -63,3 +68,41 @@ class LeaseField:
             **{self.owner: "", self.until: None}, **changes
         )
         return bool(updated == 1)
+
+
+class LeaseKeeper:
+    """Renews a lease every third of its time while its holder works (``with`` block).
+
+    A chunk of a slow server's mail may take longer to download than a lease lasts; the
+    holder is alive and working, so it must keep its lease. A killed process renews nothing,
+    and its lease runs out as before. The renewals run on their own thread and connection.
+    """
+
+    def __init__(self, field: LeaseField, pk: int, owner: str, ttl: timedelta) -> None:
+        self.field, self.pk, self.owner, self.ttl = field, pk, owner, ttl
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._renew, name=f"lease-{pk}", daemon=True)
+
+    def __enter__(self) -> LeaseKeeper:
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _renew(self) -> None:
+        try:
+            while not self._stop.wait(self.ttl.total_seconds() / 3):
+                try:
+                    if not self.field.renew(self.pk, self.owner, self.ttl):
+                        return  # lost: the fenced writes of the holder will find out
+                except DatabaseError as error:
+                    logger.warning("could not renew a lease on row %s: %s", self.pk, error)
+        finally:
+            connection.close()

@@ -1,8 +1,9 @@
 """Sync one folder: fetch every message above the folder's cursor, in chunks, and store it.
 
 The folder is held by a lease with an owner token (see :mod:`mailroom.leases`), renewed after
-every chunk; each chunk is stored in one transaction fenced by that token, so two syncs of one
-folder never both write, and a killed sync holds the folder only until its lease runs out.
+every chunk and every third of its time while the sync works; each chunk is stored in one
+transaction fenced by that token, so two syncs of one folder never both write, and a killed
+sync holds the folder only until its lease runs out.
 
 What is new on the server is decided by UID only (``UID SEARCH UID n:*``, filtered to ``> n``),
 never by flags: someone reading the shared mailbox in webmail hides nothing from mailroom.
@@ -24,7 +25,7 @@ from django.utils import timezone
 
 from mailroom import conf
 from mailroom.alerts import raise_alert, resolve_alert
-from mailroom.leases import LeaseField, new_owner
+from mailroom.leases import LeaseField, LeaseKeeper, new_owner
 from mailroom.models import Folder, HistoryMode, Mailbox, Message
 from mailroom.store.incoming import (
     MISSING,
@@ -379,7 +380,8 @@ def sync_folder(
         return FolderReport(folder=folder_name or "", skipped=True)
     try:
         folder = Folder.objects.select_related("mailbox").get(pk=folder_id)
-        report = _Syncer(session, folder, owner, on_stored, progress, reopen).run()
+        with LeaseKeeper(FOLDER_LEASE, folder_id, owner, lease_ttl()):
+            report = _Syncer(session, folder, owner, on_stored, progress, reopen).run()
     except BaseException:
         FOLDER_LEASE.release(folder_id, owner)
         raise
