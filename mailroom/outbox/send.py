@@ -17,10 +17,10 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from mailroom import metrics
+from mailroom import conf, metrics
 from mailroom.alerts import raise_alert
 from mailroom.credentials import CredentialError
-from mailroom.leases import LeaseField, new_owner
+from mailroom.leases import LeaseField, LeaseKeeper, new_owner
 from mailroom.mailboxes.servers import smtp_settings
 from mailroom.models import OutboxMessage, OutboxState
 from mailroom.transport.errors import SendAmbiguous, SendRefused, TransportError
@@ -28,11 +28,15 @@ from mailroom.transport.smtp import send_message
 
 logger = logging.getLogger(__name__)
 
-LEASE = timedelta(minutes=5)
 MAX_ATTEMPTS = 5
 OUTBOX_LEASE = LeaseField(OutboxMessage)
 
 INTERRUPTED = "interrupted after the message data started to go out; not sent again"
+
+
+def _lease_ttl() -> timedelta:
+    """A send renews its lease while it talks to the server; a killed one's ends this soon."""
+    return timedelta(seconds=conf.LEASE_SECONDS)
 
 
 def _retry_delay(attempts: int) -> timedelta:
@@ -56,7 +60,7 @@ def _claim(outbox_id: int, owner: str) -> bool:
         if not due.values_list("pk", flat=True):
             return False
         claimed = OutboxMessage.objects.filter(pk=outbox_id, state=OutboxState.PENDING).update(
-            state=OutboxState.SENDING, lease_owner=owner, lease_until=now + LEASE
+            state=OutboxState.SENDING, lease_owner=owner, lease_until=now + _lease_ttl()
         )
     return claimed == 1
 
@@ -110,7 +114,8 @@ def send_outbox(outbox_id: int) -> OutboxState | None:
     smtp_on = row.mailbox.connection.smtp_enabled
     if smtp_on:
         row.attempts += 1
-    state, error = _attempt(row, owner)
+    with LeaseKeeper(OUTBOX_LEASE, outbox_id, owner, _lease_ttl()):
+        state, error = _attempt(row, owner)
     changes: dict[str, object] = {
         "state": state,
         "attempts": row.attempts,

@@ -138,6 +138,8 @@ class _Handler:
         return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        if self.sink.data_delay:
+            await asyncio.sleep(self.sink.data_delay)  # a slow server, after the data came in
         reply = self.sink._next_reply()
         auth_login = None
         if isinstance(session.auth_data, bytes):
@@ -204,6 +206,8 @@ class SmtpSink:
     ) -> None:
         self.username = username
         self.password = password
+        # Seconds the server thinks before it answers the message data.
+        self.data_delay = 0.0
         self._lock = threading.Lock()
         self._messages: list[ReceivedMail] = []
         self._script: deque[str] = deque()
