@@ -5,12 +5,13 @@ from __future__ import annotations
 import signal
 import threading
 from types import FrameType
+from typing import Any
 
-from django.core.management.base import CommandError
+from django.core.management.base import CommandError, CommandParser
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.migrations.executor import MigrationExecutor
 
-from mailroom import conf
+from mailroom import conf, metrics
 from mailroom.tasks.celery_app import CeleryExecutor
 from mailroom.tasks.dispatch import set_executor
 
@@ -35,6 +36,22 @@ def require_migrated() -> None:
             f"the database lacks {len(plan)} migration(s): run `mailroom migrate` once "
             "(from one machine) before starting the processes"
         )
+
+
+def add_metrics_port(parser: CommandParser) -> None:
+    """The ``--metrics-port`` option of the processes that serve their own metrics."""
+    parser.add_argument(
+        "--metrics-port",
+        type=int,
+        default=0,
+        help="serve Prometheus metrics on this port of 127.0.0.1 (default: none)",
+    )
+
+
+def serve_metrics(options: dict[str, Any]) -> None:
+    """Start the metrics server if ``--metrics-port`` asked for one."""
+    if options["metrics_port"]:
+        metrics.serve(options["metrics_port"])
 
 
 def use_celery() -> None:

@@ -22,7 +22,8 @@ import redis
 from django.conf import settings
 
 from tests.scaleout.processes import Cluster, free_port
-from tests.servers.dovecot import DovecotServer, dovecot_installed
+from tests.servers.dovecot import DovecotServer
+from tests.servers.fixtures import require_dovecot
 
 REDIS_SERVER = "/usr/bin/redis-server"
 
@@ -63,11 +64,7 @@ service auth {
 @pytest.fixture(scope="session")
 def dovecot() -> Iterator[DovecotServer]:
     """This directory's own Dovecot, configured for many watched mailboxes."""
-    if not dovecot_installed():
-        message = "dovecot is not installed; run scripts/install-test-deps.sh"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+    require_dovecot()
     with DovecotServer(extra_config=DOVECOT_CONFIG) as server:
         yield server
 

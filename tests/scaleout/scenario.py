@@ -33,11 +33,22 @@ def question(n: int, *, to: str = "support@example.test", subject: str = "Questi
     ) % (n, n, n, to.encode(), subject.encode(), n, n, n)
 
 
-def start_deployment(cluster: Cluster, *, watchers: int = 1, **env: str) -> list[Proc]:
-    """A worker, ``watchers`` watch processes and a beat, each a process of its own."""
-    procs = [cluster.worker("worker", "--concurrency=2", **env)]
+def start_deployment(
+    cluster: Cluster, *, watchers: int = 1, metrics: dict[str, int] | None = None, **env: str
+) -> list[Proc]:
+    """A worker, ``watchers`` watch processes and a beat, each a process of its own.
+
+    ``metrics``: process name ("worker", "watch0", …) → the port it serves its metrics on.
+    """
+    ports = metrics or {}
+
+    def port_of(name: str) -> list[str]:
+        return [f"--metrics-port={ports[name]}"] if name in ports else []
+
+    procs = [cluster.worker("worker", "--concurrency=2", *port_of("worker"), **env)]
     for n in range(watchers):
-        procs.append(cluster.start(f"watch{n}", "watch", ready="watching up to", **env))
+        name = f"watch{n}"
+        procs.append(cluster.start(name, "watch", *port_of(name), ready="watching up to", **env))
     procs.append(cluster.start("beat", "beat", "--every=1", ready="sending the sweep", **env))
     return procs
 

@@ -4,6 +4,8 @@ Dovecot pushing, aiosmtpd receiving the replies."""
 
 from __future__ import annotations
 
+import re
+import urllib.request
 from collections.abc import Callable
 
 import pytest
@@ -21,7 +23,7 @@ from mailroom.models import (
     ProcessingRecord,
     ProcessingState,
 )
-from tests.scaleout.processes import Cluster
+from tests.scaleout.processes import Cluster, free_port
 from tests.scaleout.scenario import (
     assert_each_once,
     question,
@@ -52,6 +54,18 @@ def _held(mailbox: Mailbox) -> bool:
     return bool(mailbox.watch_owner)
 
 
+def _scrape(port: int) -> str:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+        text: str = response.read().decode()
+    return text
+
+
+def _sample(text: str, sample: str) -> float:
+    """One sample's value in Prometheus's text format; 0 when absent."""
+    found = re.search("^" + re.escape(sample) + r" ([0-9.e+-]+)$", text, re.MULTILINE)
+    return float(found.group(1)) if found else 0.0
+
+
 def _synced(folder: Folder) -> bool:
     folder.refresh_from_db()
     return folder.last_synced_at is not None
@@ -68,11 +82,21 @@ def test_a_new_email_becomes_a_case_and_is_answered_once(
     _answering_rule(mailbox)
     imap_account.append("INBOX", CUSTOMER_MAIL)
 
-    worker, _watch, _beat = start_deployment(cluster)
+    ports = {"worker": free_port(), "watch0": free_port()}
+    worker, _watch, _beat = start_deployment(cluster, metrics=ports)
 
     cluster.until(
         lambda: OutboxMessage.objects.filter(state=OutboxState.SENT).exists(), 30, "a reply sent"
     )
+    # Each process counts what it did; the worker's pool processes are summed.
+    worker_metrics = _scrape(ports["worker"])
+    watch_metrics = _scrape(ports["watch0"])
+    assert _sample(worker_metrics, 'mailroom_messages_processed_total{state="done"}') == 1
+    assert _sample(worker_metrics, "mailroom_replies_sent_total") == 1
+    synced = _sample(worker_metrics, "mailroom_messages_synced_total") + _sample(
+        watch_metrics, "mailroom_messages_synced_total"
+    )
+    assert synced == 1
     case = Case.objects.get()
     assert case.subject == "Printer on fire"
     assert case.owner == admin_user

@@ -64,14 +64,19 @@ class ImapAccount:
         return self.server.deliver_maildir(self.username, folder, raw)
 
 
-@pytest.fixture(scope="session")
-def dovecot() -> Iterator[DovecotServer]:
-    """A Dovecot IMAP server on 127.0.0.1, shared by the whole test session."""
+def require_dovecot() -> None:
+    """Skip without Dovecot on a developer's machine; fail in CI, which must have it."""
     if not dovecot_installed():
         message = "dovecot is not installed; run scripts/install-test-deps.sh"
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def dovecot() -> Iterator[DovecotServer]:
+    """A Dovecot IMAP server on 127.0.0.1, shared by the whole test session."""
+    require_dovecot()
     with DovecotServer() as server:
         yield server
 

@@ -11,8 +11,15 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from mailroom import conf, metrics
-from mailroom.scaleout.process import require_migrated, require_scaleout, stop_event, use_celery
+from mailroom import conf
+from mailroom.scaleout.process import (
+    add_metrics_port,
+    require_migrated,
+    require_scaleout,
+    serve_metrics,
+    stop_event,
+    use_celery,
+)
 from mailroom.tasks.celery_app import CeleryExecutor
 from mailroom.watch.supervisor import Supervisor
 
@@ -27,19 +34,13 @@ class Command(BaseCommand):
             default=conf.WATCH_CAPACITY,
             help="most mailboxes this process holds (MAILROOM_WATCH_CAPACITY)",
         )
-        parser.add_argument(
-            "--metrics-port",
-            type=int,
-            default=0,
-            help="serve Prometheus metrics on this port of 127.0.0.1 (default: none)",
-        )
+        add_metrics_port(parser)
 
     def handle(self, *args: Any, **options: Any) -> None:
         require_scaleout("watch")
         require_migrated()
         use_celery()
-        if options["metrics_port"]:
-            metrics.serve(options["metrics_port"])
+        serve_metrics(options)
         stopping = stop_event()
         supervisor = Supervisor(CeleryExecutor(), capacity=options["capacity"], sweep=False)
         supervisor.start()

@@ -7,8 +7,13 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from mailroom import metrics
-from mailroom.scaleout.process import require_migrated, require_scaleout, use_celery
+from mailroom.scaleout.process import (
+    add_metrics_port,
+    require_migrated,
+    require_scaleout,
+    serve_metrics,
+    use_celery,
+)
 from mailroom.tasks.celery_app import all_queues, app, queue_name
 
 
@@ -33,20 +38,14 @@ class Command(BaseCommand):
             help="the worker's node name (default celery@HOST); unique per worker on a machine",
         )
         parser.add_argument("--loglevel", default="INFO")
-        parser.add_argument(
-            "--metrics-port",
-            type=int,
-            default=0,
-            help="serve Prometheus metrics on this port of 127.0.0.1 (default: none)",
-        )
+        add_metrics_port(parser)
 
     def handle(self, *args: Any, **options: Any) -> None:
         require_scaleout("worker")
         require_migrated()
         use_celery()  # tasks enqueue follow-up tasks (a sync enqueues processing)
-        if options["metrics_port"]:
-            # The pool processes count into the directory mailroom.cli chose; this sums them.
-            metrics.serve(options["metrics_port"])
+        # The pool processes count into the directory mailroom.cli chose; this sums them.
+        serve_metrics(options)
         wanted = [name.strip() for name in options["queues"].split(",") if name.strip()]
         queues = [queue_name(name) for name in wanted] or all_queues()
         argv = [
