@@ -21,6 +21,7 @@ from mailroom.models.rules import (
     RuleCondition,
 )
 from mailroom.models.templates import EmailTemplate, EmailTemplateTranslation, TemplateType
+from mailroom.models.watchers import WatchProcess
 
 __all__ = [
     "AccountType",
@@ -52,4 +53,5 @@ __all__ = [
     "RuleCondition",
     "SalesChannel",
     "TemplateType",
+    "WatchProcess",
 ]

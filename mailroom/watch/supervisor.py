@@ -1,28 +1,33 @@
 """The watch loop: holds mailboxes by lease and keeps one IDLE watcher per selected folder.
 
-Every few seconds it claims mailboxes that no live watcher holds (up to its capacity), renews
-the leases it holds, starts watchers for their selected folders and stops those whose mailbox
-settings or folder selection changed, or whose lease was lost. A killed watch process's leases
-run out within the lease time and another process (or this one, restarted) takes them over.
-The same loop runs the sweep, which polls folders no watcher holds and finds lost work.
+Every few seconds it renews its row among the live watchers (``WatchProcess``) and works out
+its fair share: the mailboxes split evenly between the live watch processes, within each one's
+capacity. It claims mailboxes that no live watcher holds up to that share, gives back what is
+above it when another watcher has started, renews the leases it holds, starts watchers for
+their selected folders and stops those whose mailbox settings or folder selection changed, or
+whose lease was lost. A killed watch process's leases run out within the lease time and the
+other processes (or this one, restarted) take them over. In the embedded shape the same loop
+runs the sweep, which polls folders no watcher holds and finds lost work.
 """
 
 from __future__ import annotations
 
 import logging
+import socket
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.db import close_old_connections
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from mailroom import conf
 from mailroom.leases import LeaseField, new_owner
-from mailroom.models import Folder, Mailbox
+from mailroom.models import Folder, Mailbox, WatchProcess
 from mailroom.tasks.dispatch import Executor
 from mailroom.tasks.jobs import enqueue_processing
 from mailroom.watch.idle import IdleWatcher
+from mailroom.watch.shares import fair_shares
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +37,12 @@ WATCH_LEASE = LeaseField(Mailbox, owner="watch_owner", until="watch_until")
 WatchKey = tuple[int, int, str]
 
 LOOP_SECONDS = 2.0
+
+
+def _watchable() -> QuerySet[Mailbox]:
+    """Mailboxes with something to watch: IMAP on and a selected folder on the server."""
+    with_folders = Folder.objects.filter(selected=True, missing=False).values("mailbox_id")
+    return Mailbox.objects.filter(connection__imap_enabled=True, pk__in=with_folders)
 
 
 class Supervisor(threading.Thread):
@@ -66,20 +77,41 @@ class Supervisor(threading.Thread):
     def _ttl(self) -> timedelta:
         return timedelta(seconds=conf.LEASE_SECONDS)
 
+    def _fair_share(self, now: datetime) -> int:
+        """Renew this process's row among the live watchers; return its fair share."""
+        until = now + self._ttl()
+        WatchProcess.objects.update_or_create(
+            owner=self.owner,
+            defaults={"host": socket.gethostname(), "capacity": self.capacity, "until": until},
+        )
+        WatchProcess.objects.filter(until__lt=now).delete()  # gone: killed or cut off
+        live = dict(WatchProcess.objects.filter(until__gte=now).values_list("owner", "capacity"))
+        live[self.owner] = self.capacity
+        return fair_shares(_watchable().count(), live)[self.owner]
+
     def _held(self) -> set[int]:
-        """Renew what we hold and claim more, up to capacity; return the mailbox ids held."""
+        """Renew what we hold, give back what is above our share, claim up to it; return the
+        mailbox ids held."""
         now = timezone.now()
+        target = self._fair_share(now)
         Mailbox.objects.filter(WATCH_LEASE.held_by(self.owner)).update(
             watch_until=now + self._ttl()
         )
         held = set(
             Mailbox.objects.filter(WATCH_LEASE.held_by(self.owner)).values_list("pk", flat=True)
         )
-        room = self.capacity - len(held)
+        # Above our share (another watcher started): the others claim what we give back.
+        # One over is tolerated, so that two watchers never hand one mailbox back and forth.
+        if len(held) > target + 1:
+            for mailbox_id in sorted(held)[target:]:
+                WATCH_LEASE.release(mailbox_id, self.owner)
+                held.discard(mailbox_id)
+        room = target - len(held)
         if room > 0:
             free = (
-                Mailbox.objects.filter(connection__imap_enabled=True)
+                _watchable()
                 .filter(Q(watch_until__isnull=True) | Q(watch_until__lt=now))
+                .order_by("pk")
                 .values_list("pk", flat=True)[:room]
             )
             for mailbox_id in free:
@@ -133,5 +165,6 @@ class Supervisor(threading.Thread):
             self.join(timeout)
         try:
             Mailbox.objects.filter(watch_owner=self.owner).update(watch_owner="", watch_until=None)
+            WatchProcess.objects.filter(owner=self.owner).delete()
         finally:
             close_old_connections()

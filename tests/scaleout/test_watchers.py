@@ -99,12 +99,20 @@ def test_a_killed_watch_process_s_mailboxes_are_taken_over_within_the_lease_time
     env = {"MAILROOM_POLL_SECONDS": "3600"}  # only pushes and takeovers bring mail in
     worker = cluster.worker("worker", "--concurrency=2", **env)
     cluster.start("beat", "beat", "--every=1", ready="sending the sweep", **env)
-    first = cluster.start("watch-a", "watch", "--capacity=25", ready="watching", **env)
-    cluster.until(lambda: len(_holders()) == 25, 30, "the first watch process holding 25")
+    # Default capacities: the first takes all 50, and gives half back when the second starts.
+    first = cluster.start("watch-a", "watch", ready="watching", **env)
+    cluster.until(lambda: len(_holders()) == MAILBOXES, 30, "the first watch process holding 50")
     a_owner = set(_holders().values())
     assert len(a_owner) == 1
-    cluster.start("watch-b", "watch", f"--capacity={MAILBOXES}", ready="watching", **env)
-    cluster.until(lambda: len(_holders()) == MAILBOXES, 30, "all 50 mailboxes held")
+    cluster.start("watch-b", "watch", ready="watching", **env)
+    cluster.until(
+        lambda: len(set(_holders().values())) == 2 and len(_holders()) == MAILBOXES,
+        30,
+        "all 50 mailboxes held, by both processes",
+    )
+    cluster.until(
+        lambda: sorted(Counter(_holders().values()).values()) == [25, 25], 30, "an even split"
+    )
     cluster.until(_all_synced, 60, "every watcher's first sync")
     holders = _holders()
     a_boxes = sorted(pk for pk, owner in holders.items() if owner in a_owner)
