@@ -10,6 +10,10 @@ one active autoresponse rule (subject contains "refund") and ``mailroom sync --o
 folder: only that command is timed. Then ``mbsync -a`` pulls the same folder into a fresh local
 Maildir, timed the same way (wall clock around the subprocess). Both counts are checked.
 
+``--shape scaleout`` times the same import on PostgreSQL with 1 and 2 ``mailroom worker``
+processes (a private Redis as the broker), in one folder and spread over four, from the sync
+tasks being enqueued to every message stored and processed, beside mbsync; see bench/README.md.
+
 Prints one JSON object on stdout; progress goes to stderr. Everything lives in a temporary
 directory, removed at the end unless ``--keep`` is given.
 """

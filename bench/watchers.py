@@ -9,6 +9,10 @@ and CPU of one mailroom process holding that many IDLE sessions, and the p99 rep
 above Dovecot's own IDLE delay. Dovecot's process and client limits are raised for the run,
 as are ``fs.inotify.max_user_instances`` (restored at the end) and the open-file limit.
 
+``--shape scaleout`` runs the same load against mailroom's scale-out processes instead: two
+``mailroom watch`` (500 mailboxes each), two ``mailroom worker`` and ``mailroom beat``, on a
+dedicated PostgreSQL database and a private Redis; see bench/README.md.
+
 Prints one JSON object on stdout; progress goes to stderr.
 """
 
