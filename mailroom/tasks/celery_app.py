@@ -24,8 +24,8 @@ from functools import cache
 from typing import Any
 
 import redis
-from celery import Celery
-from django.db import InterfaceError, OperationalError
+from celery import Celery, signals
+from django.db import InterfaceError, OperationalError, close_old_connections
 
 from mailroom import conf
 from mailroom.tasks.jobs import TryLater
@@ -121,10 +121,20 @@ def _register(app: Celery) -> None:
 @cache
 def app() -> Celery:
     """The process's Celery application (built on first use: the embedded shape never does)."""
-    celery = Celery("mailroom")  # with Celery's Django fixup: connections closed per task
+    celery = Celery("mailroom")
     _configure(celery)
+    # Celery's Django fix-up closes every connection around every task, whatever
+    # CONN_MAX_AGE says: a new PostgreSQL backend per task. Keep them instead, and close only
+    # those Django finds broken (a restarted server) or past their age, as a web request does.
+    celery.conf["CELERY_DB_REUSE_MAX"] = 10**9
+    signals.task_prerun.connect(_tidy_connections, weak=False)
+    signals.task_postrun.connect(_tidy_connections, weak=False)
     _register(celery)
     return celery
+
+
+def _tidy_connections(**kwargs: Any) -> None:
+    close_old_connections()
 
 
 @cache
