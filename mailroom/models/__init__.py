@@ -1,7 +1,16 @@
 """mailroom's data model, one module per aggregate, re-exported here."""
 
 from mailroom.models.alerts import Alert
-from mailroom.models.crm import Case, CasePriority, CaseStatus, Lead, LeadSource, SalesChannel
+from mailroom.models.crm import (
+    Case,
+    CasePriority,
+    CaseStatus,
+    Lead,
+    LeadSource,
+    LeadStatus,
+    RecordChange,
+    SalesChannel,
+)
 from mailroom.models.mailboxes import (
     AccountType,
     Encryption,
@@ -40,6 +49,7 @@ __all__ = [
     "HistoryMode",
     "Lead",
     "LeadSource",
+    "LeadStatus",
     "Mailbox",
     "MailboxConnection",
     "MailboxStatus",
@@ -50,6 +60,7 @@ __all__ = [
     "ProcessingRecord",
     "ProcessingState",
     "RawMessage",
+    "RecordChange",
     "RuleCondition",
     "SalesChannel",
     "TemplateType",

@@ -9,12 +9,26 @@ from mailroom.models.messages import Message
 
 
 class LeadSource(models.Model):
-    """Where a lead came from (an administrator-managed list: Email, Website, Partner …)."""
+    """Where a lead came from (an administrator-managed list: Email, Website, Partner …).
+
+    An option in use is never deleted, only deactivated: it stays on the Leads that name it
+    but is no longer offered. At most one option is the default.
+    """
 
     name = models.CharField(max_length=100, unique=True)
+    position = models.PositiveIntegerField(default=0)
+    is_default = models.BooleanField(default=False)
+    active = models.BooleanField(default=True)
 
     class Meta:
-        ordering = ("name",)
+        ordering = ("position", "name")
+        constraints = [
+            models.UniqueConstraint(
+                fields=("is_default",),
+                condition=models.Q(is_default=True),
+                name="lead_source_one_default",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -33,11 +47,23 @@ class SalesChannel(models.Model):
         return self.name
 
 
+class LeadStatus(models.TextChoices):
+    """Where a lead stands."""
+
+    NEW = "new", "New"
+    QUALIFIED = "qualified", "Qualified"
+    DISQUALIFIED = "disqualified", "Disqualified"
+    CONVERTED = "converted", "Converted"
+
+
 class Lead(models.Model):
     """A prospective customer, created from an email or by hand."""
 
     name = models.CharField(max_length=300)
     email = models.CharField(max_length=320, blank=True)
+    topic = models.CharField(max_length=998, blank=True)
+    notes = models.TextField(blank=True)
+    status = models.CharField(max_length=20, choices=LeadStatus.choices, default=LeadStatus.NEW)
     source = models.ForeignKey(LeadSource, on_delete=models.SET_NULL, null=True, blank=True)
     channel = models.ForeignKey(SalesChannel, on_delete=models.SET_NULL, null=True, blank=True)
     owner = models.ForeignKey(
@@ -106,3 +132,34 @@ class Case(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.number} {self.subject}"
+
+
+class RecordChange(models.Model):
+    """One change a person made to a Lead or a Case: who, when, which field, from what to what."""
+
+    lead = models.ForeignKey(
+        Lead, on_delete=models.CASCADE, null=True, blank=True, related_name="changes"
+    )
+    case = models.ForeignKey(
+        Case, on_delete=models.CASCADE, null=True, blank=True, related_name="changes"
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
+    )
+    field = models.CharField(max_length=50)
+    old = models.CharField(max_length=300, blank=True)
+    new = models.CharField(max_length=300, blank=True)
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("at", "id")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(lead__isnull=False, case__isnull=True)
+                | models.Q(lead__isnull=True, case__isnull=False),
+                name="record_change_one_record",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.old} -> {self.new}"
