@@ -164,3 +164,52 @@ def reply_address(msg: ParsedMessage) -> str | None:
     if msg.return_path and is_sendable(msg.return_path):
         return msg.return_path
     return None
+
+
+# What a conversation is marked with when automatic mail joins or starts it.
+DELIVERY_FAILED = "delivery failed"
+OUT_OF_OFFICE = "out of office"
+ABUSE_REPORT = "abuse report"
+READ_RECEIPT = "read receipt"
+LIST_MAIL = "list mail"
+AUTOMATIC_MAIL = "automatic mail"
+
+_BOUNCE_SENDERS = re.compile(r"mailer-daemon|postmaster", re.IGNORECASE)
+_OUT_OF_OFFICE_SUBJECT = re.compile(
+    r"^\s*(out of (the )?office|automatic reply|auto(matic)?[- ]?reply|autoreply|"
+    r"abwesenheitsnotiz|absence|r[ée]ponse automatique|respuesta autom[áa]tica)",
+    re.IGNORECASE,
+)
+
+
+def automated_kind(msg: ParsedMessage) -> str:
+    """What kind of automatic mail ``msg`` is (call it only when :func:`automated_reason`
+    found it automatic): one of the constants above."""
+    report = (_report(msg) or "").lower()
+    if "feedback-report" in report or "feedback report" in report:
+        return ABUSE_REPORT
+    if any(a.email.lower() in _REPORT_SENDERS for a in msg.from_):
+        return ABUSE_REPORT
+    if "delivery" in report:
+        return DELIVERY_FAILED
+    if "disposition" in report:
+        return READ_RECEIPT
+    if report:
+        return AUTOMATIC_MAIL
+    if any(_BOUNCE_SENDERS.fullmatch(_local_part(a.email).strip('"')) for a in msg.from_):
+        return DELIVERY_FAILED
+    auto_submitted = {_keyword(value) for value in msg.header_all("Auto-Submitted")}
+    names = {name.lower() for name, _value in msg.headers}
+    if (
+        "auto-replied" in auto_submitted
+        or any(header.lower() in names for header in _AUTORESPONDER_HEADERS)
+        or any("vacation" in v.lower() for v in msg.header_all("X-Apple-Action"))
+        or any(_keyword(v) == "auto_reply" for v in msg.header_all("Precedence"))
+        or _OUT_OF_OFFICE_SUBJECT.match(msg.subject)
+    ):
+        return OUT_OF_OFFICE
+    if any(name.startswith("list-") for name in names) or any(
+        _keyword(v) in ("list", "bulk") for v in msg.header_all("Precedence")
+    ):
+        return LIST_MAIL
+    return AUTOMATIC_MAIL

@@ -36,12 +36,23 @@ _OUTPUT_POLICY = policy.SMTP.clone(refold_source="none")
 _MSG_ID = re.compile(r"<[\x21-\x3b\x3d\x3f-\x7e]+>")
 
 
-def make_message_id(domain: str) -> str:
-    """Return a fresh "<random@domain>" Message-ID; the random part comes from ``secrets``."""
+_LOCAL_PART = re.compile(r"[A-Za-z0-9]+(?:[.-][A-Za-z0-9]+)*")
+
+
+def make_message_id(domain: str, *, local_part: str | None = None) -> str:
+    """Return a fresh "<random@domain>" Message-ID; the random part comes from ``secrets``.
+
+    ``local_part`` replaces the random part (a caller that signs its own ids, see
+    ``mailroom.conversations.ids``); it must be dot-atom letters and digits.
+    """
     domain = clean_header_text(domain).strip().lower()
     if not _DOMAIN.fullmatch(domain):
         raise ValueError(f"not a domain name: {domain!r}")
-    return f"<{secrets.token_hex(16)}@{domain}>"
+    if local_part is None:
+        local_part = secrets.token_hex(16)
+    elif not _LOCAL_PART.fullmatch(local_part):
+        raise ValueError(f"not a Message-ID local part: {local_part!r}")
+    return f"<{local_part}@{domain}>"
 
 
 def _address(value: str, role: str) -> str:

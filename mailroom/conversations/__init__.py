@@ -1,0 +1,1 @@
+"""Conversations: which conversation of its mailbox a message belongs to, and its Contact."""
