@@ -12,6 +12,7 @@ from django.contrib import admin
 from mailroom.models import (
     AutoResponseRule,
     Case,
+    Contact,
     EmailTemplate,
     EmailTemplateTranslation,
     Lead,
@@ -58,10 +59,16 @@ class SalesChannelAdmin(admin.ModelAdmin[SalesChannel]):
 class CaseAdmin(admin.ModelAdmin[Case]):
     list_display = ("number", "subject", "status", "priority", "owner", "assignee")
     list_filter = ("status", "priority")
-    raw_id_fields = ("message",)
+    raw_id_fields = ("message", "conversation", "contact")
 
 
 @admin.register(Lead)
 class LeadAdmin(admin.ModelAdmin[Lead]):
     list_display = ("name", "email", "source", "owner")
-    raw_id_fields = ("message",)
+    raw_id_fields = ("message", "conversation", "contact")
+
+
+@admin.register(Contact)
+class ContactAdmin(admin.ModelAdmin[Contact]):
+    list_display = ("email", "name", "language")
+    search_fields = ("email", "name")

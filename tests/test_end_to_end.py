@@ -121,7 +121,10 @@ def test_it_never_answers_an_auto_reply(
     record = ProcessingRecord.objects.get()
     assert record.automated_reason
     assert "Acknowledge" in record.rule_hits
-    assert Case.objects.count() == 1  # still processed, only not answered
+    # Kept, in a conversation of its own marked with why, but it makes no Case.
+    assert not Case.objects.exists()
+    assert record.outcome.startswith("no case: out of office")
+    assert record.conversation is not None and record.conversation.marks == ["out of office"]
     assert OutboxMessage.objects.count() == 0
     assert smtp_server.messages == []
 

@@ -52,6 +52,36 @@ def resolve_case_settings(
     return _user(settings.get("owner")), _user(settings.get("assignee")), priority
 
 
+# ``closed_case_replies``: what a reply to a closed (or resolved) Case does.
+CLOSED_CASE_REOPEN = "reopen"
+CLOSED_CASE_NEW = "new_case"
+CLOSED_CASE_CHOICES = (
+    (CLOSED_CASE_REOPEN, "Reopen the Case"),
+    (CLOSED_CASE_NEW, "Start a new Case"),
+)
+# ``automatic_cases``: whether automatic mail (bounces, auto-replies, lists…) creates Cases.
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"", "0", "false", "no", "off"})
+
+
+def _flag(value: object) -> bool | None:
+    """A stored yes/no setting (JSON boolean, or text from the CLI); None if unreadable."""
+    if isinstance(value, bool):
+        return value
+    if value is None:
+        return False
+    text = str(value).strip().lower()
+    return True if text in _TRUE else False if text in _FALSE else None
+
+
+def resolve_case_options(settings: dict[str, Any]) -> tuple[str, bool]:
+    """(closed_case_replies, automatic_cases); defaults: reopen, off."""
+    closed = str(settings.get("closed_case_replies") or CLOSED_CASE_REOPEN)
+    if closed not in dict(CLOSED_CASE_CHOICES):
+        closed = CLOSED_CASE_REOPEN
+    return closed, bool(_flag(settings.get("automatic_cases")))
+
+
 def case_settings_errors(settings: dict[str, Any]) -> dict[str, str]:
     """Field errors of the Case processor's settings."""
     errors = {}
@@ -60,4 +90,10 @@ def case_settings_errors(settings: dict[str, Any]) -> dict[str, str]:
             errors[key] = f"there is no user {settings[key]!r}"
     if settings.get("priority") and settings["priority"] not in CasePriority.values:
         errors["priority"] = f"priority must be one of {', '.join(CasePriority.values)}"
+    closed = settings.get("closed_case_replies")
+    if closed and closed not in dict(CLOSED_CASE_CHOICES):
+        choices = ", ".join(dict(CLOSED_CASE_CHOICES))
+        errors["closed_case_replies"] = f"closed_case_replies must be one of {choices}"
+    if _flag(settings.get("automatic_cases")) is None:
+        errors["automatic_cases"] = "automatic_cases must be yes or no"
     return errors

@@ -1,6 +1,7 @@
 """mailroom's data model, one module per aggregate, re-exported here."""
 
 from mailroom.models.alerts import Alert
+from mailroom.models.conversations import Contact, Conversation, MessageReference
 from mailroom.models.crm import (
     Case,
     CasePriority,
@@ -42,6 +43,8 @@ __all__ = [
     "CaseStatus",
     "ConditionField",
     "ConditionOperator",
+    "Contact",
+    "Conversation",
     "EmailTemplate",
     "EmailTemplateTranslation",
     "Encryption",
@@ -55,6 +58,7 @@ __all__ = [
     "MailboxStatus",
     "Message",
     "MessageCopy",
+    "MessageReference",
     "OutboxMessage",
     "OutboxState",
     "ProcessingRecord",

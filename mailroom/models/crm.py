@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+from mailroom.models.conversations import Contact, Conversation
 from mailroom.models.messages import Message
 
 
@@ -69,8 +70,15 @@ class Lead(models.Model):
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
     )
+    # The message the Lead was made from; the conversation holds it and every reply.
     message = models.OneToOneField(
         Message, on_delete=models.SET_NULL, null=True, blank=True, related_name="lead"
+    )
+    conversation = models.OneToOneField(
+        Conversation, on_delete=models.SET_NULL, null=True, blank=True, related_name="lead"
+    )
+    contact = models.ForeignKey(
+        Contact, on_delete=models.SET_NULL, null=True, blank=True, related_name="leads"
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -122,8 +130,16 @@ class Case(models.Model):
         blank=True,
         related_name="assigned_cases",
     )
+    # The message the Case was made from; the conversation holds it and every reply.
     message = models.OneToOneField(
         Message, on_delete=models.SET_NULL, null=True, blank=True, related_name="case"
+    )
+    conversation = models.OneToOneField(
+        Conversation, on_delete=models.SET_NULL, null=True, blank=True, related_name="case"
+    )
+    # The reporter.
+    contact = models.ForeignKey(
+        Contact, on_delete=models.SET_NULL, null=True, blank=True, related_name="cases"
     )
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -55,6 +55,21 @@ class Message(models.Model):
     # Mail that was on the server before the account was connected: stored, never answered.
     is_history = models.BooleanField(default=False)
     account_version = models.PositiveIntegerField(default=1)
+    # Set by the pipeline's thread step; empty only until the message is processed.
+    conversation = models.ForeignKey(
+        "mailroom.Conversation",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="messages",
+    )
+    contact = models.ForeignKey(
+        "mailroom.Contact",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="messages",
+    )
 
     class Meta:
         ordering = ("-id",)

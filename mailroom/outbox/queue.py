@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.utils import timezone
 
 from mailroom import conf
+from mailroom.conversations.ids import conversation_message_id
 from mailroom.mime.compose import compose_reply, make_message_id
 from mailroom.mime.parse import ParsedMessage
 from mailroom.models import AutoResponseRule, Message, OutboxMessage, TemplateType
@@ -47,7 +48,11 @@ def queue_autoresponse(
         },
     )
     subject = rendered.subject or f"Auto: {parsed.subject}".strip()
-    message_id = make_message_id(conf.MESSAGE_ID_DOMAIN)
+    # Our Message-ID names the conversation, signed: a reply to it joins that conversation.
+    if message.conversation_id is not None:
+        message_id = conversation_message_id(message.conversation_id, conf.MESSAGE_ID_DOMAIN)
+    else:
+        message_id = make_message_id(conf.MESSAGE_ID_DOMAIN)
     raw = compose_reply(
         from_name=mailbox.label,
         from_email=mailbox.email,

@@ -6,7 +6,15 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
 from mailroom.mime.parse import ParsedMessage
-from mailroom.models import Mailbox, Message, ProcessingRecord
+from mailroom.models import (
+    Case,
+    Contact,
+    Conversation,
+    Lead,
+    Mailbox,
+    Message,
+    ProcessingRecord,
+)
 
 
 @dataclass
@@ -18,8 +26,18 @@ class Context:
     parsed: ParsedMessage
     record: ProcessingRecord
     automated_reason: str | None = None
+    # What kind of automatic mail it is ("delivery failed", "out of office", …), "" if none.
+    automated_kind: str = ""
     created: list[str] = field(default_factory=list)
     case_number: int | None = None
+    # Set by the thread step: the conversation the message belongs to, whether it joined an
+    # existing one, and the sender's Contact.
+    conversation: Conversation | None = None
+    joined: bool = False
+    contact: Contact | None = None
+    # Set by the run_processor step: the Lead or Case created or joined.
+    lead: Lead | None = None
+    case: Case | None = None
     # Shared by the messages of one batch: what every message would look up the same way.
     cache: dict[str, Any] = field(default_factory=dict)
 

@@ -60,6 +60,9 @@ def _run(
     else:
         record.outcome = ("; ".join(ctx.created) or "processed")[:300]
     record.automated_reason = (ctx.automated_reason or "")[:300]
+    record.conversation = ctx.conversation
+    record.lead = ctx.lead
+    record.case = ctx.case
     record.state = ProcessingState.DONE
     record.error = ""
     record.processed_at = timezone.now()
@@ -91,6 +94,8 @@ def _process_batch(
                 permanent = isinstance(exc, StepError) and exc.permanent
                 logger.exception("processing message %s failed", record.message_id)
                 record.steps = []
+                # What the failed attempt created was rolled back with it.
+                record.conversation = record.lead = record.case = None
                 record.error = f"{type(exc).__name__}: {exc}"
                 if permanent or record.attempts >= MAX_ATTEMPTS:
                     record.state = ProcessingState.FAILED
@@ -111,6 +116,9 @@ _RECORD_FIELDS = (
     "attempts",
     "error",
     "processed_at",
+    "conversation",
+    "lead",
+    "case",
 )
 
 

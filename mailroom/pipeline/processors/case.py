@@ -1,28 +1,76 @@
-"""Processor "case": a new Case for each incoming message."""
+"""Processor "case": a Case for each new conversation; replies join it."""
 
 from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from mailroom.crm.actions import create_case_from_message
-from mailroom.crm.settings import case_settings_errors, resolve_case_settings
+from mailroom.conversations.actions import put_in_conversation, start_conversation
+from mailroom.crm.actions import create_case_from_message, reopen_case
+from mailroom.crm.settings import (
+    CLOSED_CASE_NEW,
+    case_settings_errors,
+    resolve_case_options,
+    resolve_case_settings,
+)
+from mailroom.models import Case, CaseStatus
 from mailroom.pipeline.base import Context
-from mailroom.pipeline.processors.base import Processor
+from mailroom.pipeline.processors.base import Action, Processor, ProcessorResult
+
+# A reply to a Case in one of these states reopens it or starts a new one.
+CLOSED_STATES = frozenset({CaseStatus.RESOLVED, CaseStatus.CLOSED})
 
 
 class CreateCaseProcessor(Processor):
-    """Creates a Case from the subject and text of the message, owned by the configured user."""
+    """Creates a Case from the subject and text of the message, owned by the configured user.
+
+    A reply joins the conversation's Case; a reply to a closed Case reopens it, or (setting
+    ``closed_case_replies=new_case``) starts a new conversation with a new Case. Automatic
+    mail creates no Case unless ``automatic_cases`` is on; it joins the Case of the
+    conversation it reports on but never reopens it."""
 
     kind: ClassVar[str] = "case"
     label: ClassVar[str] = "Convert to Case"
 
-    def process(self, ctx: Context, settings: dict[str, Any]) -> str:
+    def process(self, ctx: Context, settings: dict[str, Any]) -> ProcessorResult:
+        closed_replies, automatic_cases = resolve_case_options(settings)
+        conversation = ctx.conversation
+        existing = Case.objects.filter(conversation=conversation).first() if conversation else None
+        if existing is not None:
+            ctx.case_number = existing.number
+            if ctx.automated_reason or existing.status not in CLOSED_STATES:
+                return ProcessorResult(Action.JOINED, case=existing)
+            if closed_replies != CLOSED_CASE_NEW:
+                reopen_case(existing)
+                return ProcessorResult(Action.REOPENED, case=existing)
+            assert conversation is not None
+            # A new Case needs a conversation of its own (one Case per conversation).
+            conversation = start_conversation(
+                ctx.mailbox, ctx.parsed.subject, ctx.contact, follows=conversation
+            )
+            put_in_conversation(ctx.message, conversation, ctx.contact)
+            ctx.conversation = conversation
+            case = self._create(ctx, settings)
+            return ProcessorResult(
+                Action.CREATED, case=case, reason=f"case #{existing.number} was closed"
+            )
+        if ctx.automated_reason and not automatic_cases:
+            kind = ctx.automated_kind or "automatic mail"
+            return ProcessorResult.nothing(f"no case: {kind} ({ctx.automated_reason})")
+        return ProcessorResult(Action.CREATED, case=self._create(ctx, settings))
+
+    def _create(self, ctx: Context, settings: dict[str, Any]) -> Case:
         owner, assignee, priority = resolve_case_settings(settings)
         case = create_case_from_message(
-            ctx.message, ctx.parsed, owner=owner, assignee=assignee, priority=priority
+            ctx.message,
+            ctx.parsed,
+            owner=owner,
+            assignee=assignee,
+            priority=priority,
+            conversation=ctx.conversation,
+            contact=ctx.contact,
         )
         ctx.case_number = case.number
-        return f"case #{case.number} created"
+        return case
 
     def validate_settings(self, settings: dict[str, Any]) -> dict[str, str]:
         return case_settings_errors(settings)

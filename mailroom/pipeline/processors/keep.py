@@ -5,14 +5,14 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from mailroom.pipeline.base import Context
-from mailroom.pipeline.processors.base import Processor
+from mailroom.pipeline.processors.base import Processor, ProcessorResult
 
 
 class KeepProcessor(Processor):
-    """Creates nothing; the stored message is all there is."""
+    """Creates nothing; the stored message (in its conversation) is all there is."""
 
     kind: ClassVar[str] = "none"
     label: ClassVar[str] = "Do nothing (keep in mailbox)"
 
-    def process(self, ctx: Context, settings: dict[str, Any]) -> str:
-        return ""
+    def process(self, ctx: Context, settings: dict[str, Any]) -> ProcessorResult:
+        return ProcessorResult.nothing("kept in mailbox")

@@ -31,3 +31,25 @@ def test_it_reports_unknown_users_and_priorities_at_their_field() -> None:
         {"owner": "nobody", "assignee": "ghost", "priority": "urgent"}
     )
     assert set(errors) == {"owner", "assignee", "priority"}
+
+
+def test_it_validates_the_closed_case_and_automatic_mail_settings() -> None:
+    processor = load_processor("case")
+    assert processor.validate_settings({"closed_case_replies": "new_case"}) == {}
+    assert processor.validate_settings({"automatic_cases": "yes"}) == {}
+    assert processor.validate_settings({"automatic_cases": False}) == {}
+    errors = processor.validate_settings({"closed_case_replies": "ignore", "automatic_cases": "2"})
+    assert set(errors) == {"closed_case_replies", "automatic_cases"}
+
+
+def test_it_returns_a_typed_result_and_the_record_links_to_the_case() -> None:
+    message = stored(mailbox("case"))
+
+    process_message(message.pk)
+
+    record = ProcessingRecord.objects.get()
+    case = Case.objects.get()
+    assert record.case == case and record.lead is None
+    assert record.conversation is not None and record.conversation == case.conversation
+    message.refresh_from_db()
+    assert message.conversation == case.conversation and message.contact == case.contact

@@ -18,4 +18,4 @@ def test_it_keeps_the_message_and_creates_nothing() -> None:
 
     assert not Case.objects.exists() and not Lead.objects.exists()
     steps = [s["step"] for s in ProcessingRecord.objects.get().steps]
-    assert steps == ["classify", "run_processor", "respond"]
+    assert steps == ["classify", "thread", "run_processor", "respond"]

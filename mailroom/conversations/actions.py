@@ -1,0 +1,116 @@
+"""The writes of threading: Contacts, conversations, the reference index. They run in the
+caller's (the pipeline's) transaction."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from django.db import IntegrityError, transaction
+
+from mailroom.mime.parse import ParsedMessage
+from mailroom.models import Contact, Conversation, Mailbox, Message, MessageReference
+
+# A language tag as Content-Language carries it (RFC 3282, BCP 47), e.g. "de" or "pt-BR".
+_LANGUAGE = re.compile(r"[A-Za-z]{1,8}(?:-[A-Za-z0-9]{1,8})*")
+
+
+def content_language(parsed: ParsedMessage) -> str:
+    """The first language the message declares in Content-Language, "" if none."""
+    value = parsed.header("Content-Language") or ""
+    first = value.split(",", 1)[0].strip()
+    return first if _LANGUAGE.fullmatch(first) else ""
+
+
+def contact_for(parsed: ParsedMessage, cache: dict[str, Any]) -> Contact | None:
+    """The Contact of the message's (first) sender, created when new; its name filled in when
+    unknown and its preferred language updated when the message declares one."""
+    sender = parsed.from_[0] if parsed.from_ else None
+    if sender is None or "@" not in sender.email:
+        return None
+    email = sender.email.strip().lower()[:320]
+    contacts: dict[str, Contact] = cache.setdefault("contacts", {})
+    contact = contacts.get(email) or Contact.objects.filter(email=email).first()
+    if contact is None:
+        try:
+            with transaction.atomic():
+                contact = Contact.objects.create(email=email, name=sender.name[:300])
+        except IntegrityError:  # another process created it meanwhile
+            contact = Contact.objects.get(email=email)
+    changed = []
+    if sender.name and not contact.name:
+        contact.name = sender.name[:300]
+        changed.append("name")
+    language = content_language(parsed)
+    if language and language != contact.language:
+        contact.language = language[:35]
+        changed.append("language")
+    if changed:
+        contact.save(update_fields=changed)
+    contacts[email] = contact
+    return contact
+
+
+def start_conversation(
+    mailbox: Mailbox,
+    subject: str,
+    contact: Contact | None,
+    *,
+    marks: list[str] | None = None,
+    follows: Conversation | None = None,
+) -> Conversation:
+    """A new conversation of ``mailbox``."""
+    return Conversation.objects.create(
+        mailbox=mailbox, subject=subject, contact=contact, marks=marks or [], follows=follows
+    )
+
+
+def put_in_conversation(
+    message: Message, conversation: Conversation, contact: Contact | None
+) -> None:
+    """Make ``message`` (and the Contact of its sender) part of ``conversation``."""
+    Message.objects.filter(pk=message.pk).update(conversation=conversation, contact=contact)
+    message.conversation = conversation
+    message.contact = contact
+
+
+def current_conversation_id(message: Message) -> int | None:
+    """The message's conversation as committed, its row locked until the transaction ends (a
+    worker threading a reply to it meanwhile waits for us, and we for it)."""
+    return (
+        Message.objects.select_for_update()
+        .filter(pk=message.pk)
+        .values_list("conversation_id", flat=True)
+        .get()
+    )
+
+
+def adopt_parent(parent: Message, conversation: Conversation) -> bool:
+    """Put ``parent`` (a message not processed yet) into ``conversation`` if it still has no
+    conversation; False when another worker placed it meanwhile."""
+    adopted = Message.objects.filter(pk=parent.pk, conversation__isnull=True).update(
+        conversation=conversation
+    )
+    return adopted == 1
+
+
+def index_references(message: Message, parsed: ParsedMessage) -> None:
+    """Write the ids ``message`` names in In-Reply-To and References to the index."""
+    rows = {(parsed.in_reply_to, MessageReference.IN_REPLY_TO)} if parsed.in_reply_to else set()
+    rows.update((ref, MessageReference.REFERENCES) for ref in parsed.references if ref)
+    MessageReference.objects.filter(message=message).delete()  # a re-run writes them again
+    MessageReference.objects.bulk_create(
+        [
+            MessageReference(
+                mailbox_id=message.mailbox_id, message=message, ref_id=ref[:998], header=header
+            )
+            for ref, header in sorted(rows)
+        ]
+    )
+
+
+def mark(conversation: Conversation, label: str) -> None:
+    """Add ``label`` to the conversation's marks (once)."""
+    if label and label not in conversation.marks:
+        conversation.marks = [*conversation.marks, label]
+        conversation.save(update_fields=["marks"])
