@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
+from django.contrib.auth.models import User as UserModel
 from django.db.models import Q, QuerySet
 from django.http import Http404
 
@@ -68,3 +69,20 @@ def leads_visible_to(user: User) -> QuerySet[Lead]:
     if is_admin(user):
         return Lead.objects.all()
     return Lead.objects.filter(message__mailbox__in=mailboxes_visible_to(user))
+
+
+def readers_of(mailbox: Mailbox | None) -> QuerySet[UserModel]:
+    """The active users who may read ``mailbox``: its authorized users, the members of its
+    authorized roles, and administrators (who alone see a record without a mailbox)."""
+    users = UserModel.objects.filter(is_active=True)
+    if mailbox is None:
+        return users.filter(is_staff=True).order_by("username")
+    return (
+        users.filter(
+            Q(is_staff=True)
+            | Q(authorized_mailboxes=mailbox)
+            | Q(groups__authorized_mailboxes=mailbox)
+        )
+        .distinct()
+        .order_by("username")
+    )

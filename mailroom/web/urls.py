@@ -4,6 +4,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import URLPattern, path
 
 from mailroom.web.views import (
+    lists,
     mailbox_delete,
     mailbox_form,
     mailboxes,
@@ -43,5 +44,15 @@ urlpatterns: list[URLPattern] = [
     ),
     path("messages/<int:message_id>/", messages.message_detail, name="message-detail"),
     path("cases/", records.case_list, name="case-list"),
+    path("cases/<int:case_id>/", records.case_detail, name="case-detail"),
     path("leads/", records.lead_list, name="lead-list"),
+    path("leads/<int:lead_id>/", records.lead_detail, name="lead-detail"),
+    path("lead-sources/", lists.lead_sources, name="lead-sources"),
+    path("lead-sources/<int:source_id>/", lists.lead_source_change, name="lead-source-change"),
+    path("sales-channels/", lists.sales_channels, name="sales-channels"),
+    path(
+        "sales-channels/<int:channel_id>/",
+        lists.sales_channel_change,
+        name="sales-channel-change",
+    ),
 ]

@@ -16,6 +16,7 @@ from django.core.wsgi import get_wsgi_application
 from waitress.server import create_server
 
 from mailroom import conf
+from mailroom.crm.lists import ensure_default_lead_sources
 from mailroom.tasks.dispatch import set_executor
 from mailroom.tasks.executor import EmbeddedExecutor
 from mailroom.watch.supervisor import Supervisor
@@ -53,6 +54,8 @@ class Command(BaseCommand):
         call_command("migrate", interactive=False, verbosity=0)
         call_command("collectstatic", interactive=False, verbosity=0)
         self._ensure_admin()
+        # A new installation starts with a sensible list of Lead Source options.
+        ensure_default_lead_sources()
         host, _, port = options["bind"].rpartition(":")
         # Built after collectstatic: WhiteNoise indexes the static files when it starts.
         application = get_wsgi_application()
