@@ -21,6 +21,7 @@ from mailroom.models import (
     MailboxConnection,
     Message,
     ProcessingRecord,
+    SalesChannel,
 )
 from tests.conftest import run_cli
 from tests.faults.processes import Installation
@@ -471,3 +472,86 @@ def test_the_import_progress_bar_redraws_one_line_and_ends_it() -> None:
     assert lines[0].startswith("  folder 7  [------------------------------]  0 of 2,000")
     assert lines[1].startswith("  folder 7  [###############---------------]  1,000 of 2,000")
     assert lines[2] == "  folder 7  [##############################]  2,000 of 2,000 stored \n"
+
+
+LEAD_MAILBOX = (
+    "mailbox", "add", "--label", "Sales", "--email", "sales@example.test",
+    "--imap-host", "imap.example.test", "--imap-port", "993", "--imap-encryption", "ssl",
+    "--username", "sales", "--processor", "lead",
+)  # fmt: skip
+
+
+def test_it_refuses_convert_to_lead_without_an_active_sales_channel() -> None:
+    with pytest.raises(CommandError) as refused:
+        run_cli(*LEAD_MAILBOX)
+    assert str(refused.value).startswith(
+        "--processor lead: Convert to Lead needs an active sales channel: activate one on the "
+        "Sales channels page (/sales-channels/"
+    )
+    assert not Mailbox.objects.exists()
+
+    SalesChannel.objects.create(name="Direct", active=False)
+    with pytest.raises(CommandError, match="needs an active sales channel"):
+        run_cli(*LEAD_MAILBOX)
+    SalesChannel.objects.update(active=True)
+    mailbox_id = int(run_cli(*LEAD_MAILBOX).strip())
+    assert Mailbox.objects.get(pk=mailbox_id).processor_kind == "lead"
+
+
+def test_it_refuses_an_inactive_lead_source() -> None:
+    SalesChannel.objects.create(name="Direct")
+    LeadSource.objects.create(name="Partner", active=False)
+    with pytest.raises(CommandError, match="source: the lead source 'Partner' is inactive"):
+        run_cli(*LEAD_MAILBOX, "--processor-setting", "source=Partner")
+    assert not Mailbox.objects.exists()
+
+
+def test_config_import_refuses_convert_to_lead_without_an_active_channel(
+    tmp_path: Path,
+) -> None:
+    doc = json.loads(json.dumps(CONFIG))
+    doc["sales_channels"] = [{"name": "Direct", "active": False}]
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(doc))
+
+    with pytest.raises(CommandError) as refused:
+        run_cli("config", "import", str(path))
+    assert "mailboxes[0].processor.kind: Convert to Lead needs an active sales channel" in str(
+        refused.value
+    )
+    assert "/sales-channels/" in str(refused.value)
+    assert not Mailbox.objects.exists() and not SalesChannel.objects.exists()
+
+
+def test_config_import_keeps_a_mailbox_already_converting_to_leads(tmp_path: Path) -> None:
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(CONFIG))
+    run_cli("config", "import", str(path))
+    SalesChannel.objects.update(active=False)
+
+    # Exported and imported back unchanged while no channel is active: still accepted.
+    path.write_text(run_cli("config", "export"))
+    run_cli("config", "import", str(path))
+    assert Mailbox.objects.get().processor_kind == "lead"
+
+
+def test_mailbox_edit_refuses_convert_to_lead_without_an_active_channel() -> None:
+    SalesChannel.objects.create(name="Direct")
+    LeadSource.objects.create(name="Email")
+    mailbox_id = run_cli(*LEAD_MAILBOX[:-2], "--processor", "case").strip()
+    SalesChannel.objects.update(active=False)
+    with pytest.raises(CommandError, match=r"^--processor lead: Convert to Lead needs an active"):
+        run_cli("mailbox", "edit", mailbox_id, "--processor", "lead")
+    assert Mailbox.objects.get().processor_kind == "case"
+
+    SalesChannel.objects.update(active=True)
+    run_cli(
+        "mailbox", "edit", mailbox_id, "--processor", "lead", "--processor-setting", "source=Email"
+    )
+    SalesChannel.objects.update(active=False)
+    # Already converting to Leads: it keeps that, and its settings may still change.
+    run_cli("mailbox", "edit", mailbox_id, "--processor", "lead")
+    mailbox = Mailbox.objects.get()
+    assert (mailbox.processor_kind, mailbox.processor_settings) == ("lead", {})
+    with pytest.raises(CommandError, match="there is no mailbox 999"):
+        run_cli("mailbox", "edit", "999", "--processor", "none")

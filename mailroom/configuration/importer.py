@@ -12,6 +12,7 @@ from django.db import transaction
 
 from mailroom.configuration.export import FORMAT, VERSION
 from mailroom.configuration.export import mailbox_document as _mailbox_document
+from mailroom.crm.lists import add_lead_source, lead_choice_refusals
 from mailroom.mailboxes.actions import (
     MailboxInput,
     changed_server_settings,
@@ -172,12 +173,25 @@ def _import_mailbox(m: dict[str, Any], where: str) -> None:
     existing = Mailbox.objects.filter(label=m["label"]).first()
     m = _merged(existing, m)
     processor = m.get("processor", {})
+    kind, settings = processor.get("kind", "none"), processor.get("settings", {})
     # Checked here, not in _validate: the lead sources and channels of this very document
-    # exist by now. Raising rolls the whole import back.
-    errors = load_processor(processor.get("kind", "none")).validate_settings(
-        processor.get("settings", {})
+    # exist by now. Raising rolls the whole import back. A mailbox already converting to
+    # Leads keeps it without an active Sales channel (its mail is then not converted).
+    keeps_lead = existing is not None and existing.processor_kind == "lead"
+    refusals = lead_choice_refusals(
+        kind,
+        settings,
+        current_kind=existing.processor_kind if existing else None,
+        current=(existing.processor_settings or {}) if existing else {},
     )
+    if "kind" in refusals:
+        raise ConfigurationInvalid(f"{where}.processor.kind: {refusals['kind']}")
+    if "source" in refusals:
+        raise ConfigurationInvalid(f"{where}.processor.settings.source: {refusals['source']}")
+    errors = load_processor(kind).validate_settings(settings)
     for key, message in errors.items():
+        if keeps_lead and kind == "lead" and key == "processor_kind":
+            continue
         raise ConfigurationInvalid(f"{where}.processor.settings.{key}: {message}")
     imap, smtp, history = m.get("imap", {}), m.get("smtp", {}), m.get("history", {})
     mode = history.get("mode", HistoryMode.NONE)
@@ -254,7 +268,8 @@ def import_configuration(doc: Any) -> None:
     any part is wrong, so a bad document changes nothing."""
     _validate(doc)
     for name in doc.get("lead_sources", []):
-        LeadSource.objects.get_or_create(name=name)
+        if not LeadSource.objects.filter(name=name).exists():
+            add_lead_source(name)
     for channel in doc.get("sales_channels", []):
         SalesChannel.objects.update_or_create(
             name=channel["name"], defaults={"active": channel.get("active", True)}

@@ -119,6 +119,13 @@ def save_mailbox(
     return mailbox
 
 
+def set_processor(mailbox: Mailbox, kind: str, settings: dict[str, Any]) -> None:
+    """What the mailbox does with incoming mail from now on (mail already processed stays)."""
+    mailbox.processor_kind = kind
+    mailbox.processor_settings = settings
+    mailbox.save(update_fields=["processor_kind", "processor_settings"])
+
+
 @transaction.atomic
 def set_folders(mailbox: Mailbox, known: Iterable[str], selected: Iterable[str] | None) -> None:
     """Record the server's folders and, unless ``selected`` is None, which of them are synced.

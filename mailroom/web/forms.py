@@ -8,8 +8,10 @@ from typing import Any
 from django import forms
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.db.models import Q
 from django.http import QueryDict
 
+from mailroom.crm.lists import NO_ACTIVE_SALES_CHANNEL, sales_channel_active
 from mailroom.mailboxes.actions import SERVER_FIELDS, MailboxInput
 from mailroom.models import (
     AccountType,
@@ -40,6 +42,13 @@ HISTORY_HELP = (
     "threaded, but never answered by autoresponse rules. The cut-off is set when the account "
     "is connected; saving the mailbox again never moves it."
 )
+
+
+class LeadSourceChoiceField(forms.ModelChoiceField[LeadSource]):
+    """A Lead Source option by name; an inactive one (kept by a mailbox) says so."""
+
+    def label_from_instance(self, obj: LeadSource) -> str:
+        return obj.name if obj.active else f"{obj.name} (inactive)"
 
 
 class MailboxForm(forms.Form):
@@ -110,8 +119,11 @@ class MailboxForm(forms.Form):
         to_field_name="username",
         help_text="Owner of the Leads or Cases created.",
     )
-    source = forms.ModelChoiceField(
-        queryset=LeadSource.objects.all(), required=False, to_field_name="name", label="Lead source"
+    source = LeadSourceChoiceField(
+        queryset=LeadSource.objects.filter(active=True),
+        required=False,
+        to_field_name="name",
+        label="Lead source",
     )
     priority = forms.ChoiceField(
         choices=CasePriority.choices, initial="normal", required=False, label="Case priority"
@@ -144,6 +156,37 @@ class MailboxForm(forms.Form):
         self.offer_folders(folder_names or [])
         if mailbox is not None and mailbox.connection.has_password:
             self.fields["password"].help_text = "A password is stored. Leave empty to keep it."
+        self._offer_processors()
+
+    def _offer_processors(self) -> None:
+        """Offer "Convert to Lead" only while a Sales channel is active (a mailbox already set
+        to it keeps it, marked), and only active Lead sources (plus the one the mailbox has)."""
+        mailbox = self.mailbox
+        settings = (mailbox.processor_settings or {}) if mailbox is not None else {}
+        self.lead_offered = sales_channel_active()
+        self.keeps_lead = (
+            not self.lead_offered and mailbox is not None and mailbox.processor_kind == "lead"
+        )
+        kind = self.fields["processor_kind"]
+        assert isinstance(kind, forms.ChoiceField)
+        # The field accepts every kind, so that a posted "lead" is refused with the reason;
+        # the menu shows only what may be chosen.
+        kind.choices = processor_choices()
+        if not self.lead_offered:
+            kind.widget.choices = [
+                (k, f"{label} (not converting: no active sales channel)" if k == "lead" else label)
+                for k, label in processor_choices()
+                if k != "lead" or self.keeps_lead
+            ]
+        source = self.fields["source"]
+        assert isinstance(source, forms.ModelChoiceField)
+        source.queryset = LeadSource.objects.filter(
+            Q(active=True) | Q(name=settings.get("source") or "")
+        )
+        if mailbox is None and not self.is_bound:
+            default = LeadSource.objects.filter(is_default=True, active=True).first()
+            if default is not None:
+                self.initial.setdefault("source", default.name)
 
     def offer_folders(self, names: list[str]) -> None:
         """Show ``names`` as the folders that can be ticked."""
@@ -204,10 +247,14 @@ class MailboxForm(forms.Form):
         elif data.get("history_mode") != HistoryMode.DAYS:
             data["history_days"] = None
         kind = data.get("processor_kind")
+        if kind == "lead" and not self.lead_offered and not self.keeps_lead:
+            self.add_error("processor_kind", NO_ACTIVE_SALES_CHANNEL)
         if kind:
             for field, message in (
                 load_processor(kind).validate_settings(self.processor_settings()).items()
             ):
+                if kind == "lead" and not self.lead_offered and field == "processor_kind":
+                    continue  # said above, or kept: the mailbox already converts to Leads
                 self.add_error(field if field in self.fields else "processor_kind", message)
         return data
 

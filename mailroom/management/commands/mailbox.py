@@ -1,4 +1,4 @@
-"""``mailroom mailbox add|check|list``: manage system mailboxes from the shell."""
+"""``mailroom mailbox add|edit|check|list``: manage system mailboxes from the shell."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.core.validators import validate_email
 
-from mailroom.mailboxes.actions import MailboxInput, save_mailbox, set_folders
+from mailroom.crm.lists import lead_choice_refusals
+from mailroom.mailboxes.actions import MailboxInput, save_mailbox, set_folders, set_processor
 from mailroom.mailboxes.check import check_imap, check_smtp
 from mailroom.mailboxes.servers import imap_settings, smtp_settings
 from mailroom.models import Mailbox
@@ -21,8 +22,32 @@ from mailroom.transport.imap import check_imap_argument
 ENCRYPTIONS = ("none", "ssl", "starttls")
 
 
+def _checked_settings(options: dict[str, Any], mailbox: Mailbox | None) -> dict[str, Any]:
+    """The --processor-setting values, once the chosen processor accepts them. "Convert to
+    Lead" needs an active Sales channel unless the mailbox already converts to Leads."""
+    kind = options["processor"]
+    settings = dict(item.split("=", 1) for item in options["processor_setting"] if "=" in item)
+    current_kind = mailbox.processor_kind if mailbox is not None else None
+    refusals = lead_choice_refusals(
+        kind,
+        settings,
+        current_kind=current_kind,
+        current=(mailbox.processor_settings or {}) if mailbox is not None else {},
+    )
+    if "kind" in refusals:
+        raise CommandError(f"--processor lead: {refusals['kind']}")
+    if "source" in refusals:
+        raise CommandError(f"--processor-setting source: {refusals['source']}")
+    errors = load_processor(kind).validate_settings(settings)
+    if current_kind == "lead" and kind == "lead":
+        errors.pop("processor_kind", None)  # kept without a channel: stored, not converted
+    if errors:
+        raise CommandError("; ".join(f"{key}: {msg}" for key, msg in errors.items()))
+    return settings
+
+
 class Command(BaseCommand):
-    help = "Add, check and list system mailboxes."
+    help = "Add, edit, check and list system mailboxes."
 
     def add_arguments(self, parser: CommandParser) -> None:
         sub = parser.add_subparsers(dest="action", required=True)
@@ -62,6 +87,16 @@ class Command(BaseCommand):
             action="store_true",
             help="run the processor (Lead, Case) over imported history too; it is never answered",
         )
+        edit = sub.add_parser("edit", help="change what a mailbox does with incoming mail")
+        edit.add_argument("mailbox_id", type=int)
+        edit.add_argument("--processor", choices=sorted(PROCESSORS), required=True)
+        edit.add_argument(
+            "--processor-setting",
+            action="append",
+            default=[],
+            metavar="KEY=VALUE",
+            help="a processor setting, e.g. owner=alice or source=Email (replaces them all)",
+        )
         check = sub.add_parser("check", help="connect and list the server's folders")
         check.add_argument("mailbox_id", type=int)
         sub.add_parser("list", help="list the mailboxes")
@@ -70,6 +105,8 @@ class Command(BaseCommand):
         match options["action"]:
             case "add":
                 self._add(options)
+            case "edit":
+                self._edit(options)
             case "check":
                 self._check(options["mailbox_id"])
             case "list":
@@ -90,10 +127,7 @@ class Command(BaseCommand):
         if options["history"] == "days" and not (options["history_days"] or 0) > 0:
             raise CommandError("--history-days: give a number of days above 0 with --history days")
         password = sys.stdin.readline().rstrip("\r\n") if options["password_stdin"] else ""
-        settings = dict(item.split("=", 1) for item in options["processor_setting"] if "=" in item)
-        errors = load_processor(options["processor"]).validate_settings(settings)
-        if errors:
-            raise CommandError("; ".join(f"{key}: {msg}" for key, msg in errors.items()))
+        settings = _checked_settings(options, None)
         mailbox = save_mailbox(
             MailboxInput(
                 label=options["label"],
@@ -116,6 +150,13 @@ class Command(BaseCommand):
         )
         set_folders(mailbox, known=options["folder"], selected=options["folder"])
         self.stdout.write(str(mailbox.pk))
+
+    def _edit(self, options: dict[str, Any]) -> None:
+        mailbox = Mailbox.objects.filter(pk=options["mailbox_id"]).first()
+        if mailbox is None:
+            raise CommandError(f"there is no mailbox {options['mailbox_id']}")
+        set_processor(mailbox, options["processor"], _checked_settings(options, mailbox))
+        self.stdout.write(f"mailbox {mailbox.pk}: {options['processor']}")
 
     def _check(self, mailbox_id: int) -> None:
         mailbox = Mailbox.objects.select_related("connection").filter(pk=mailbox_id).first()
