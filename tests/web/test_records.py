@@ -7,7 +7,7 @@ from django.contrib.auth.models import Group, User
 from django.test import Client
 
 from mailroom.mailboxes.actions import MailboxInput, save_mailbox, set_access, set_folders
-from mailroom.models import Case, Lead, Mailbox, Message, RecordChange
+from mailroom.models import Case, Conversation, Lead, Mailbox, Message, RecordChange
 from tests.storing import store_one
 
 pytestmark = pytest.mark.django_db
@@ -196,3 +196,23 @@ def test_it_sends_anonymous_visitors_to_the_login_page(kind: str) -> None:
     response = Client().get(f"/{kind}/1/")
     assert response.status_code == 302
     assert response["Location"].startswith("/login/")
+
+
+def test_it_shows_the_conversation_in_order(member: User, sales: Mailbox, lead: Lead) -> None:
+    conversation = Conversation.objects.create(mailbox=sales, subject="Price of 40 widgets")
+    reply = _message(sales, 5)
+    Message.objects.filter(pk__in=[lead.message_id, reply.pk]).update(conversation=conversation)
+    Message.objects.filter(pk=reply.pk).update(subject="Re: Price of 40 widgets")
+    Lead.objects.filter(pk=lead.pk).update(conversation=conversation)
+    page = _client(member).get(f"/leads/{lead.pk}/").content.decode()
+    thread = page.split('id="thread"', 1)[1].split('id="changes"', 1)[0]
+    assert "Conversation (2 messages)" in thread
+    first = thread.index(f'href="/messages/{lead.message_id}/"')
+    assert first < thread.index(f'href="/messages/{reply.pk}/"')
+    assert "Re: Price of 40 widgets" in thread
+
+
+def test_it_lists_an_automatic_change_as_made_by_mailroom(member: User, case: Case) -> None:
+    RecordChange.objects.create(case=case, field="status", old="Closed", new="Open")
+    page = _client(member).get(f"/cases/{case.pk}/").content.decode()
+    assert "mailroom (automatic)" in page.split('id="changes"', 1)[1]

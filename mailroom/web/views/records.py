@@ -12,7 +12,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import User
-from django.db.models import Model, QuerySet
+from django.db.models import F, Model
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
@@ -41,19 +41,16 @@ def lead_list(request: HttpRequest) -> HttpResponse:
 
 def _mailbox_of(record: Lead | Case) -> Mailbox | None:
     """The mailbox the record came from (None when that mail is gone)."""
-    conversation = getattr(record, "conversation", None)
-    if conversation is not None:
-        mailbox: Mailbox = conversation.mailbox
-        return mailbox
+    if record.conversation is not None:
+        return record.conversation.mailbox
     return record.message.mailbox if record.message is not None else None
 
 
 def _messages_of(record: Lead | Case) -> list[Message]:
-    """The record's conversation in order, or (before conversations) the message it came from."""
-    conversation = getattr(record, "conversation", None)
-    if conversation is not None:
-        thread: QuerySet[Message] = conversation.messages.all()
-        return list(thread.select_related("folder").order_by("date", "id"))
+    """The messages of the record's conversation in order, or the one it was made from."""
+    if record.conversation is not None:
+        thread = record.conversation.messages.select_related("folder")
+        return list(thread.order_by(F("date").asc(nulls_last=True), "id"))
     return [record.message] if record.message is not None else []
 
 
@@ -76,7 +73,9 @@ def _record_page(
 @require_http_methods(["GET", "POST"])
 def lead_detail(request: HttpRequest, lead_id: int) -> HttpResponse:
     lead = get_object_or_404(
-        leads_visible_to(request.user).select_related("owner", "source", "channel", "message"),
+        leads_visible_to(request.user).select_related(
+            "owner", "source", "channel", "message__mailbox", "conversation__mailbox"
+        ),
         pk=lead_id,
     )
     people = readers_of(_mailbox_of(lead))
@@ -98,7 +97,9 @@ def lead_detail(request: HttpRequest, lead_id: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def case_detail(request: HttpRequest, case_id: int) -> HttpResponse:
     case = get_object_or_404(
-        cases_visible_to(request.user).select_related("owner", "assignee", "message"),
+        cases_visible_to(request.user).select_related(
+            "owner", "assignee", "message__mailbox", "conversation__mailbox"
+        ),
         pk=case_id,
     )
     people = readers_of(_mailbox_of(case))
