@@ -12,6 +12,7 @@ from django.db.models import Q
 from django.http import QueryDict
 
 from mailroom.crm.lists import NO_ACTIVE_SALES_CHANNEL, sales_channel_active
+from mailroom.crm.settings import CLOSED_CASE_CHOICES, CLOSED_CASE_REOPEN, resolve_case_options
 from mailroom.mailboxes.actions import SERVER_FIELDS, MailboxInput
 from mailroom.models import (
     AccountType,
@@ -127,6 +128,18 @@ class MailboxForm(forms.Form):
     )
     priority = forms.ChoiceField(
         choices=CasePriority.choices, initial="normal", required=False, label="Case priority"
+    )
+    closed_case_replies = forms.ChoiceField(
+        choices=CLOSED_CASE_CHOICES,
+        initial=CLOSED_CASE_REOPEN,
+        required=False,
+        label="A reply to a closed Case",
+    )
+    automatic_cases = forms.BooleanField(
+        required=False,
+        label="Create Cases for automatic mail too",
+        help_text="Bounces, auto-replies, list mail. Otherwise such mail is stored and marked, "
+        "and joins the Case it reports on.",
     )
 
     roles = forms.ModelMultipleChoiceField(
@@ -267,6 +280,8 @@ class MailboxForm(forms.Form):
             settings["source"] = data["source"].name
         if data.get("processor_kind") == "case":
             settings["priority"] = data.get("priority") or "normal"
+            settings["closed_case_replies"] = data.get("closed_case_replies") or CLOSED_CASE_REOPEN
+            settings["automatic_cases"] = bool(data.get("automatic_cases"))
         return settings
 
     def mailbox_input(self) -> MailboxInput:
@@ -331,6 +346,8 @@ class MailboxForm(forms.Form):
             "owner": settings.get("owner"),
             "source": settings.get("source"),
             "priority": settings.get("priority", "normal"),
+            "closed_case_replies": resolve_case_options(settings)[0],
+            "automatic_cases": resolve_case_options(settings)[1],
             "roles": list(mailbox.authorized_groups.all()),
             "users": list(mailbox.authorized_users.all()),
         }

@@ -3,6 +3,8 @@ and only active Lead sources offered."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.contrib.auth.models import User
 from django.test import Client
@@ -117,3 +119,31 @@ def test_a_mailbox_keeps_its_source_once_deactivated(client: Client) -> None:
     assert response.status_code == 302
     mailbox.refresh_from_db()
     assert mailbox.processor_settings["source"] == "Partner"
+
+
+def test_it_saves_and_shows_the_case_settings(client: Client) -> None:
+    data = {
+        **VALID,
+        "processor_kind": "case",
+        "priority": "high",
+        "closed_case_replies": "new_case",
+        "automatic_cases": "on",
+    }
+    assert client.post("/mailboxes/new/", data).status_code == 302
+    mailbox = Mailbox.objects.get()
+    assert mailbox.processor_settings == {
+        "priority": "high",
+        "closed_case_replies": "new_case",
+        "automatic_cases": True,
+    }
+    page = client.get(f"/mailboxes/{mailbox.pk}/edit/").content.decode()
+    assert '<option value="new_case" selected>' in page
+    assert re.search(r"<input[^>]*name=\"automatic_cases\"[^>]*checked", page)
+
+    # Saved again without them (the defaults): replies reopen, automatic mail creates nothing.
+    client.post(
+        f"/mailboxes/{mailbox.pk}/edit/", {**VALID, "processor_kind": "case", "password": ""}
+    )
+    mailbox.refresh_from_db()
+    assert mailbox.processor_settings["closed_case_replies"] == "reopen"
+    assert mailbox.processor_settings["automatic_cases"] is False
