@@ -7,7 +7,7 @@ from django.contrib.auth.models import Group, User
 from django.test import Client
 
 from mailroom.mailboxes.actions import MailboxInput, save_mailbox, set_access, set_folders
-from mailroom.models import Case, Conversation, Lead, Mailbox, Message, RecordChange
+from mailroom.models import Case, Contact, Conversation, Lead, Mailbox, Message, RecordChange
 from tests.storing import store_one
 
 pytestmark = pytest.mark.django_db
@@ -216,3 +216,15 @@ def test_it_lists_an_automatic_change_as_made_by_mailroom(member: User, case: Ca
     RecordChange.objects.create(case=case, field="status", old="Closed", new="Open")
     page = _client(member).get(f"/cases/{case.pk}/").content.decode()
     assert "mailroom (automatic)" in page.split('id="changes"', 1)[1]
+
+
+def test_it_names_the_contact_of_a_lead_and_the_reporter_of_a_case(
+    member: User, lead: Lead, case: Case
+) -> None:
+    ann = Contact.objects.create(email="ann@customer.test", name="Ann Buyer")
+    Lead.objects.filter(pk=lead.pk).update(contact=ann)
+    Case.objects.filter(pk=case.pk).update(contact=ann)
+    client = _client(member)
+    for url in (f"/leads/{lead.pk}/", f"/cases/{case.pk}/"):
+        fields = client.get(url).content.decode().split('id="fields"', 1)[1].split("</dl>")[0]
+        assert "Ann Buyer &lt;ann@customer.test&gt;" in fields

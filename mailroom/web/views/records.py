@@ -74,7 +74,7 @@ def _record_page(
 def lead_detail(request: HttpRequest, lead_id: int) -> HttpResponse:
     lead = get_object_or_404(
         leads_visible_to(request.user).select_related(
-            "owner", "source", "channel", "message__mailbox", "conversation__mailbox"
+            "owner", "source", "channel", "contact", "message__mailbox", "conversation__mailbox"
         ),
         pk=lead_id,
     )
@@ -98,7 +98,7 @@ def lead_detail(request: HttpRequest, lead_id: int) -> HttpResponse:
 def case_detail(request: HttpRequest, case_id: int) -> HttpResponse:
     case = get_object_or_404(
         cases_visible_to(request.user).select_related(
-            "owner", "assignee", "message__mailbox", "conversation__mailbox"
+            "owner", "assignee", "contact", "message__mailbox", "conversation__mailbox"
         ),
         pk=case_id,
     )
