@@ -74,38 +74,33 @@ def put_in_conversation(
     message.contact = contact
 
 
-def current_conversation_id(message: Message) -> int | None:
-    """The message's conversation as committed, its row locked until the transaction ends (a
-    worker threading a reply to it meanwhile waits for us, and we for it)."""
-    return (
-        Message.objects.select_for_update()
-        .filter(pk=message.pk)
-        .values_list("conversation_id", flat=True)
-        .get()
-    )
-
-
-def adopt_parent(parent: Message, conversation: Conversation) -> bool:
-    """Put ``parent`` (a message not processed yet) into ``conversation`` if it still has no
-    conversation; False when another worker placed it meanwhile."""
-    adopted = Message.objects.filter(pk=parent.pk, conversation__isnull=True).update(
-        conversation=conversation
-    )
-    return adopted == 1
+def claim(message_pk: int, conversation: Conversation, contact: Contact | None = None) -> bool:
+    """Put the message into ``conversation`` if it still has none; False when another message's
+    processing (a reply that found it as its parent, here or in another worker) placed it
+    meanwhile. On PostgreSQL a concurrent placement holds the row: it is waited for, then seen.
+    """
+    fields: dict[str, object] = {"conversation": conversation}
+    if contact is not None:
+        fields["contact"] = contact
+    placed = Message.objects.filter(pk=message_pk, conversation__isnull=True).update(**fields)
+    return placed == 1
 
 
 def index_references(message: Message, parsed: ParsedMessage) -> None:
     """Write the ids ``message`` names in In-Reply-To and References to the index."""
     rows = {(parsed.in_reply_to, MessageReference.IN_REPLY_TO)} if parsed.in_reply_to else set()
     rows.update((ref, MessageReference.REFERENCES) for ref in parsed.references if ref)
-    MessageReference.objects.filter(message=message).delete()  # a re-run writes them again
+    if not rows:
+        return
+    # A re-run (reprocessing) finds its rows there already.
     MessageReference.objects.bulk_create(
         [
             MessageReference(
                 mailbox_id=message.mailbox_id, message=message, ref_id=ref[:998], header=header
             )
             for ref, header in sorted(rows)
-        ]
+        ],
+        ignore_conflicts=True,
     )
 
 

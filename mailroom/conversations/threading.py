@@ -27,6 +27,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import connection
 
 from mailroom.conversations.ids import looks_like_ours, signed_conversation
 from mailroom.models import (
@@ -62,17 +65,66 @@ class ThreadDecision:
     """The conversation to join (None: start a new one), how it was found, and the ids that
     were set aside (forged or another mailbox's)."""
 
-    conversation: Conversation | None
+    conversation_id: int | None
     how: str
     # A message of this mailbox found as parent that has no conversation yet (not processed
     # yet): it is put into the same conversation as this one.
-    orphan_parent: Message | None = None
+    orphan_parent_id: int | None = None
     ignored: list[str] = field(default_factory=list)
 
 
-def _by_signature(
-    mailbox: Mailbox, ids: list[str], ignored: list[str]
-) -> tuple[Conversation, str] | None:
+# The lookups every processed message makes, in plain SQL (the same on SQLite and
+# PostgreSQL): building them through the ORM cost more than running them.
+
+
+def _rows(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return list(cursor.fetchall())
+
+
+def _messages_named(msg_ids: list[str]) -> list[tuple[Any, ...]]:
+    """(id, mailbox, Message-ID, conversation) of the stored messages with these ids, newest
+    first. By Message-ID alone, the mailbox is checked by the caller: filtered by mailbox in
+    SQL, SQLite would walk the mailbox's index (every message of it) instead of the id's."""
+    table = connection.ops.quote_name(Message._meta.db_table)
+    marks = ", ".join(["%s"] * len(msg_ids))
+    sql = (
+        f"SELECT id, mailbox_id, message_id, conversation_id FROM {table} "  # noqa: S608
+        f"WHERE message_id IN ({marks}) ORDER BY id DESC"
+    )
+    return _rows(sql, list(msg_ids))
+
+
+def _replies_named(msg_ids: list[str]) -> list[tuple[Any, ...]]:
+    """(mailbox, Message-ID, conversation answered) of our replies with these ids."""
+    outbox = connection.ops.quote_name(OutboxMessage._meta.db_table)
+    messages = connection.ops.quote_name(Message._meta.db_table)
+    marks = ", ".join(["%s"] * len(msg_ids))
+    sql = (
+        f"SELECT o.mailbox_id, o.message_id, m.conversation_id FROM {outbox} o "  # noqa: S608
+        f"LEFT JOIN {messages} m ON m.id = o.in_reply_to_id "
+        f"WHERE o.message_id IN ({marks}) ORDER BY o.id DESC"
+    )
+    return _rows(sql, list(msg_ids))
+
+
+def _reply_to(mailbox_id: int, msg_id: str, message_pk: int) -> tuple[Any, ...] | None:
+    """(conversation, id) of the first stored and threaded message of the mailbox that names
+    ``msg_id`` in In-Reply-To or References."""
+    refs = connection.ops.quote_name(MessageReference._meta.db_table)
+    messages = connection.ops.quote_name(Message._meta.db_table)
+    sql = (
+        f"SELECT m.conversation_id, m.id FROM {refs} r "  # noqa: S608
+        f"JOIN {messages} m ON m.id = r.message_id "
+        "WHERE r.mailbox_id = %s AND r.ref_id = %s AND r.message_id <> %s "
+        "AND m.conversation_id IS NOT NULL ORDER BY r.message_id LIMIT 1"
+    )
+    found = _rows(sql, [mailbox_id, msg_id, message_pk])
+    return found[0] if found else None
+
+
+def _by_signature(mailbox: Mailbox, ids: list[str], ignored: list[str]) -> tuple[int, str] | None:
     for msg_id in ids:
         if not looks_like_ours(msg_id):
             continue
@@ -80,16 +132,16 @@ def _by_signature(
         if conversation_id is None:
             ignored.append(f"{msg_id}: shaped like ours, bad signature")
             continue
-        conversation = Conversation.objects.filter(pk=conversation_id).first()
-        if conversation is None or conversation.mailbox_id != mailbox.pk:
+        if not Conversation.objects.filter(pk=conversation_id, mailbox=mailbox).exists():
             ignored.append(f"{msg_id}: not a conversation of this mailbox")
             continue
-        return conversation, f"our Message-ID {msg_id}"
+        return conversation_id, f"our Message-ID {msg_id}"
     return None
 
 
 def decide(mailbox: Mailbox, message_pk: int, ids: ThreadIds, sender: str) -> ThreadDecision:
-    """Find the conversation the message belongs to (see the module docstring). Reads only."""
+    """Find the conversation the message belongs to (see the module docstring). Reads only,
+    and only ids: this runs for every message processed."""
     ignored: list[str] = []
     parents = ids.parents()
     signed = _by_signature(mailbox, [ids.message_id, *parents], ignored)
@@ -97,57 +149,44 @@ def decide(mailbox: Mailbox, message_pk: int, ids: ThreadIds, sender: str) -> Th
         return ThreadDecision(signed[0], signed[1], ignored=ignored)
     plain = [i for i in parents if not looks_like_ours(i)]
     if plain:
-        found = {
-            m.message_id: m
-            for m in Message.objects.filter(mailbox=mailbox, message_id__in=plain)
-            .exclude(pk=message_pk)
-            .select_related("conversation")
-            .order_by("id")
-        }
-        sent = {
-            o.message_id: o
-            for o in OutboxMessage.objects.filter(mailbox=mailbox, message_id__in=plain)
-            .select_related("in_reply_to__conversation")
-            .order_by("id")
-        }
+        found: dict[str, tuple[int, int | None]] = {}
+        for pk, in_mailbox, msg_id, in_conversation in _messages_named(plain):
+            if in_mailbox == mailbox.pk and pk != message_pk:
+                found[msg_id] = (pk, in_conversation)  # the oldest one with this id wins
+        missing = [i for i in plain if i not in found]
+        sent: dict[str, int | None] = {}
+        if missing:
+            sent = {
+                msg_id: conversation_id
+                for in_mailbox, msg_id, conversation_id in _replies_named(missing)
+                if in_mailbox == mailbox.pk
+            }
         for msg_id in plain:
             if msg_id in found:
-                parent = found[msg_id]
+                parent_pk, conversation_id = found[msg_id]
                 how = f"{'In-Reply-To' if msg_id == ids.in_reply_to else 'reference'} {msg_id}"
-                if parent.conversation is None:
-                    return ThreadDecision(None, how, orphan_parent=parent, ignored=ignored)
-                return ThreadDecision(parent.conversation, how, ignored=ignored)
-            outbox = sent.get(msg_id)
-            answered = outbox.in_reply_to if outbox is not None else None
-            if answered is not None and answered.conversation is not None:
-                how = f"our reply {msg_id}"
-                return ThreadDecision(answered.conversation, how, ignored=ignored)
+                if conversation_id is None:
+                    return ThreadDecision(None, how, orphan_parent_id=parent_pk, ignored=ignored)
+                return ThreadDecision(conversation_id, how, ignored=ignored)
+            if sent.get(msg_id) is not None:
+                return ThreadDecision(sent[msg_id], f"our reply {msg_id}", ignored=ignored)
     if ids.message_id and not looks_like_ours(ids.message_id):
         # Only replies to this very message, never siblings that merely name the same id: a
         # hundred customers answering one newsletter are a hundred conversations.
-        reference = (
-            MessageReference.objects.filter(mailbox=mailbox, ref_id=ids.message_id)
-            .exclude(message_id=message_pk)
-            .exclude(message__conversation__isnull=True)
-            .select_related("message__conversation")
-            .order_by("message_id")
-            .first()
-        )
-        if reference is not None:
-            conversation = reference.message.conversation
-            how = f"a reply to it ({reference.message.message_id or reference.message_id})"
-            return ThreadDecision(conversation, how, ignored=ignored)
+        reply = _reply_to(mailbox.pk, ids.message_id, message_pk)
+        if reply is not None:
+            return ThreadDecision(reply[0], f"a reply to it (message {reply[1]})", ignored=ignored)
     tag = _CASE_TAG.search(ids.subject)
     if tag and sender:
-        case = (
+        tagged = (
             Case.objects.filter(
                 number=int(tag.group(1)),
                 conversation__mailbox=mailbox,
                 contact__email=sender.lower(),
             )
-            .select_related("conversation")
+            .values_list("conversation_id", flat=True)
             .first()
         )
-        if case is not None and case.conversation is not None:
-            return ThreadDecision(case.conversation, f"subject tag {tag.group(0)}", ignored=ignored)
+        if tagged is not None:
+            return ThreadDecision(tagged, f"subject tag {tag.group(0)}", ignored=ignored)
     return ThreadDecision(None, "new conversation", ignored=ignored)

@@ -11,18 +11,17 @@ from __future__ import annotations
 from typing import ClassVar
 
 from mailroom.conversations.actions import (
-    adopt_parent,
+    claim,
     contact_for,
-    current_conversation_id,
     index_references,
     mark,
     put_in_conversation,
     start_conversation,
 )
-from mailroom.conversations.threading import ThreadIds, decide
+from mailroom.conversations.threading import ThreadDecision, ThreadIds, decide
 from mailroom.mime.autoreply import automated_kind
 from mailroom.mime.quoted import QUOTING_TYPES, quoted_message_ids
-from mailroom.models import Conversation
+from mailroom.models import Conversation, Message
 from mailroom.pipeline.base import Context, Stop
 
 
@@ -49,47 +48,64 @@ class Thread:
         if ctx.automated_reason:
             ctx.automated_kind = automated_kind(parsed)
         index_references(message, parsed)
-        # A reply processed before it may have put it into a conversation meanwhile.
-        message.conversation_id = current_conversation_id(message)
-        if message.conversation_id is not None:
-            # Put there already: by a reply processed before it, or by an earlier attempt.
-            placed = Conversation.objects.get(pk=message.conversation_id)
-            put_in_conversation(message, placed, contact)
-            ctx.conversation, ctx.joined = placed, placed.messages.count() > 1
-            return f"conversation {placed.pk} (placed there by a reply)"
-        ids = ThreadIds(
-            message_id=parsed.message_id,
-            in_reply_to=parsed.in_reply_to,
-            references=parsed.references,
-            quoted=_quoted(ctx),
-            subject=parsed.subject,
-        )
-        decision = decide(ctx.mailbox, message.pk, ids, contact.email if contact else "")
-        notes = [f"ignored {reason}" for reason in decision.ignored]
-        how = decision.how
-        conversation: Conversation | None = decision.conversation
-        note = ""
-        if conversation is None and decision.orphan_parent is not None:
-            parent = decision.orphan_parent
-            started = start_conversation(ctx.mailbox, parsed.subject, contact)
-            if adopt_parent(parent, started):
-                ctx.joined = True
-                conversation = started
-                note = f"conversation {started.pk} started with its parent ({how})"
-            else:
-                # Another worker threaded the parent meanwhile: join its conversation.
-                started.delete()
-                parent.refresh_from_db(fields=["conversation"])
-                conversation = parent.conversation
+        notes: list[str] = []
+        conversation: Conversation | None = None
+        if message.conversation_id is None:
+            ids = ThreadIds(
+                message_id=parsed.message_id,
+                in_reply_to=parsed.in_reply_to,
+                references=parsed.references,
+                quoted=_quoted(ctx),
+                subject=parsed.subject,
+            )
+            decision = decide(ctx.mailbox, message.pk, ids, contact.email if contact else "")
+            notes.extend(f"ignored {reason}" for reason in decision.ignored)
+            conversation = self._place(ctx, decision, notes)
         if conversation is None:
-            marks = [ctx.automated_kind] if ctx.automated_kind else []
-            conversation = start_conversation(ctx.mailbox, parsed.subject, contact, marks=marks)
-            note = f"conversation {conversation.pk} started"
-        elif not note:
+            # A reply processed before it put it into its conversation already.
+            placed = Message.objects.values_list("conversation_id", flat=True).get(pk=message.pk)
+            conversation = Conversation.objects.get(pk=placed)
             ctx.joined = True
+            notes.insert(0, f"conversation {conversation.pk} (placed there by a reply)")
+            put_in_conversation(message, conversation, contact)
+        else:
+            message.conversation, message.contact = conversation, contact
+        if ctx.joined:
             mark(conversation, ctx.automated_kind)
-            note = f"joined conversation {conversation.pk} by {how}"
-        notes.insert(0, note)
-        put_in_conversation(message, conversation, contact)
         ctx.conversation = conversation
         return "; ".join(notes)
+
+    def _place(
+        self, ctx: Context, decision: ThreadDecision, notes: list[str]
+    ) -> Conversation | None:
+        """Claim the message for the conversation decided on (or a new one); None when it was
+        placed meanwhile."""
+        message, how = ctx.message, decision.how
+        if decision.conversation_id is not None:
+            conversation = Conversation.objects.get(pk=decision.conversation_id)
+            if not claim(message.pk, conversation, ctx.contact):
+                return None
+            ctx.joined = True
+            notes.insert(0, f"joined conversation {conversation.pk} by {how}")
+            return conversation
+        marks = [ctx.automated_kind] if ctx.automated_kind else []
+        started = start_conversation(ctx.mailbox, ctx.parsed.subject, ctx.contact, marks=marks)
+        if not claim(message.pk, started, ctx.contact):
+            started.delete()
+            return None
+        parent = decision.orphan_parent_id
+        if parent is None:
+            notes.insert(0, f"conversation {started.pk} started")
+            return started
+        if claim(parent, started):
+            ctx.joined = True
+            notes.insert(0, f"conversation {started.pk} started with its parent ({how})")
+            return started
+        # The parent was threaded meanwhile (another worker): join its conversation instead.
+        placed = Message.objects.values_list("conversation_id", flat=True).get(pk=parent)
+        conversation = Conversation.objects.get(pk=placed)
+        put_in_conversation(message, conversation, ctx.contact)
+        started.delete()
+        ctx.joined = True
+        notes.insert(0, f"joined conversation {conversation.pk} by {how}")
+        return conversation
