@@ -147,3 +147,18 @@ def test_it_saves_and_shows_the_case_settings(client: Client) -> None:
     mailbox.refresh_from_db()
     assert mailbox.processor_settings["closed_case_replies"] == "reopen"
     assert mailbox.processor_settings["automatic_cases"] is False
+
+
+def test_the_mailbox_page_says_when_leads_are_not_converted(client: Client) -> None:
+    channel = SalesChannel.objects.create(name="Direct")
+    mailbox = save_mailbox(
+        MailboxInput(label="Sales", email="sales@example.test", processor_kind="lead"),
+        password="",
+    )
+    assert 'id="lead-paused"' not in client.get(f"/mailboxes/{mailbox.pk}/").content.decode()
+    channel.active = False
+    channel.save()
+    page = client.get(f"/mailboxes/{mailbox.pk}/").content.decode()
+    note = page.split('id="lead-paused"', 1)[1].split("</span>", 1)[0]
+    assert "not converting: no active sales channel" in note
+    assert 'href="/sales-channels/"' in note

@@ -11,6 +11,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from mailroom.access.policy import access_mailbox, is_admin, mailboxes_visible_to
+from mailroom.crm.lists import sales_channel_active
 from mailroom.mailboxes.actions import dismiss_alert, request_sync
 from mailroom.models import Folder
 from mailroom.pipeline.processors.registry import processor_label
@@ -65,6 +66,7 @@ def mailbox_detail(request: HttpRequest, mailbox_id: int) -> HttpResponse:
             "section": "mailboxes",
             "recent": recent,
             "processor_label": processor_label(mailbox.processor_kind),
+            "lead_paused": mailbox.processor_kind == "lead" and not sales_channel_active(),
             "can_manage": is_admin(request.user),
         },
     )
