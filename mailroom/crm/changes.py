@@ -16,74 +16,46 @@ def _person(user: User | None) -> str:
     return user.get_username() if user is not None else ""
 
 
-@transaction.atomic
-def change_lead(
-    lead: Lead,
+def _apply(
+    locked: Lead | Case,
     by: User,
-    *,
+    statuses: type[LeadStatus] | type[CaseStatus],
     status: str,
-    owner: User | None,
+    person_field: str,
+    person: User | None,
 ) -> list[RecordChange]:
+    """Set the locked record's status and its person field (owner or assignee); record each
+    field that changed, as its label or user name."""
+    link: dict[str, Lead | Case] = {"lead" if isinstance(locked, Lead) else "case": locked}
+    changes = []
+    if locked.status != status:
+        old, new = str(statuses(locked.status).label), str(statuses(status).label)
+        changes.append(RecordChange(**link, field="status", old=old, new=new, user=by))
+        locked.status = status
+    current: User | None = getattr(locked, person_field)
+    if (current.pk if current else None) != (person.pk if person else None):
+        changes.append(
+            RecordChange(
+                **link, field=person_field, old=_person(current), new=_person(person), user=by
+            )
+        )
+        setattr(locked, person_field, person)
+    if changes:
+        locked.save(update_fields=["status", person_field])
+        for change in changes:
+            change.save()
+    return changes
+
+
+@transaction.atomic
+def change_lead(lead: Lead, by: User, *, status: str, owner: User | None) -> list[RecordChange]:
     """Set the Lead's status and owner; record each field that changed (nothing else)."""
     locked = Lead.objects.select_for_update(of=("self",)).select_related("owner").get(pk=lead.pk)
-    changes = []
-    if locked.status != status:
-        changes.append(
-            RecordChange(
-                lead=locked,
-                field="status",
-                old=LeadStatus(locked.status).label,
-                new=LeadStatus(status).label,
-            )
-        )
-        locked.status = status
-    if locked.owner_id != (owner.pk if owner is not None else None):
-        changes.append(
-            RecordChange(lead=locked, field="owner", old=_person(locked.owner), new=_person(owner))
-        )
-        locked.owner = owner
-    if changes:
-        locked.save(update_fields=["status", "owner"])
-        for change in changes:
-            change.user = by
-            change.save()
-    return changes
+    return _apply(locked, by, LeadStatus, status, "owner", owner)
 
 
 @transaction.atomic
-def change_case(
-    case: Case,
-    by: User,
-    *,
-    status: str,
-    assignee: User | None,
-) -> list[RecordChange]:
+def change_case(case: Case, by: User, *, status: str, assignee: User | None) -> list[RecordChange]:
     """Set the Case's status and assignee; record each field that changed (nothing else)."""
     locked = Case.objects.select_for_update(of=("self",)).select_related("assignee").get(pk=case.pk)
-    changes = []
-    if locked.status != status:
-        changes.append(
-            RecordChange(
-                case=locked,
-                field="status",
-                old=CaseStatus(locked.status).label,
-                new=CaseStatus(status).label,
-            )
-        )
-        locked.status = status
-    if locked.assignee_id != (assignee.pk if assignee is not None else None):
-        changes.append(
-            RecordChange(
-                case=locked,
-                field="assignee",
-                old=_person(locked.assignee),
-                new=_person(assignee),
-            )
-        )
-        locked.assignee = assignee
-    if changes:
-        locked.save(update_fields=["status", "assignee"])
-        for change in changes:
-            change.user = by
-            change.save()
-    return changes
+    return _apply(locked, by, CaseStatus, status, "assignee", assignee)
