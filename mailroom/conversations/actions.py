@@ -4,12 +4,14 @@ caller's (the pipeline's) transaction."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import Any
 
 from django.db import IntegrityError, transaction
 
 from mailroom.mime.parse import ParsedMessage
 from mailroom.models import Contact, Conversation, Mailbox, Message, MessageReference
+from mailroom.store.rows import insert_rows
 
 # A language tag as Content-Language carries it (RFC 3282, BCP 47), e.g. "de" or "pt-BR".
 _LANGUAGE = re.compile(r"[A-Za-z]{1,8}(?:-[A-Za-z0-9]{1,8})*")
@@ -22,13 +24,38 @@ def content_language(parsed: ParsedMessage) -> str:
     return first if _LANGUAGE.fullmatch(first) else ""
 
 
+def _contact_address(email: str) -> str:
+    return email.strip().lower()[:320]
+
+
+def preload_contacts(messages: Iterable[Message], cache: dict[str, Any]) -> None:
+    """Find or create the Contacts of a batch's senders at once (three statements, not two or
+    three per message); :func:`contact_for` then finds them in ``cache``."""
+    names: dict[str, str] = {}
+    for message in messages:
+        address = _contact_address(message.from_email)
+        if "@" in address:
+            names.setdefault(address, message.from_name[:300])
+    contacts: dict[str, Contact] = cache.setdefault("contacts", {})
+    wanted = [address for address in names if address not in contacts]
+    if not wanted:
+        return
+    found = {c.email: c for c in Contact.objects.filter(email__in=wanted)}
+    new = [a for a in wanted if a not in found]
+    if new:
+        # Another process may create one of them meanwhile: its row is kept, ours skipped.
+        insert_rows(Contact, [{"email": a, "name": names[a]} for a in new], ignore_conflicts=True)
+        found.update((c.email, c) for c in Contact.objects.filter(email__in=new))
+    contacts.update(found)
+
+
 def contact_for(parsed: ParsedMessage, cache: dict[str, Any]) -> Contact | None:
     """The Contact of the message's (first) sender, created when new; its name filled in when
     unknown and its preferred language updated when the message declares one."""
     sender = parsed.from_[0] if parsed.from_ else None
     if sender is None or "@" not in sender.email:
         return None
-    email = sender.email.strip().lower()[:320]
+    email = _contact_address(sender.email)
     contacts: dict[str, Contact] = cache.setdefault("contacts", {})
     contact = contacts.get(email) or Contact.objects.filter(email=email).first()
     if contact is None:

@@ -84,6 +84,7 @@ def _process_batch(
             states[record.message_id] = ProcessingState(record.state)
         messages = Message.objects.select_related("mailbox").prefetch_related("attachments")
         by_id = {m.pk: m for m in messages.filter(pk__in=[r.message_id for r in pending])}
+        _prepare(list(by_id.values()), pipeline, cache)
         for record in pending:
             message = by_id[record.message_id]
             record.attempts += 1
@@ -104,6 +105,18 @@ def _process_batch(
     for record in pending:  # counted once committed
         metrics.PROCESSED.labels(record.state).inc()
     return states
+
+
+def _prepare(
+    messages: list[Message], pipeline: tuple[str, ...] | None, cache: dict[str, Any]
+) -> None:
+    """Let each step that will run over the batch load what it needs for all its messages at
+    once (a step's optional ``prepare(messages, cache)``)."""
+    names = {name for m in messages for name in (pipeline or pipeline_for(m))}
+    for name in sorted(names):
+        prepare = getattr(STEPS[name], "prepare", None)
+        if prepare is not None:
+            prepare(messages, cache)
 
 
 _RECORD_FIELDS = (

@@ -8,13 +8,14 @@ at another message's meaning. The rules are in ``mailroom.conversations.threadin
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from mailroom.conversations.actions import (
     claim,
     contact_for,
     index_references,
     mark,
+    preload_contacts,
     put_in_conversation,
     start_conversation,
 )
@@ -40,6 +41,11 @@ class Thread:
 
     name: ClassVar[str] = "thread"
     description: ClassVar[str] = "Put the message into a conversation of its mailbox"
+
+    @staticmethod
+    def prepare(messages: list[Message], cache: dict[str, Any]) -> None:
+        """Before a batch: its senders' Contacts, found or created at once."""
+        preload_contacts(messages, cache)
 
     def run(self, ctx: Context) -> str | Stop:
         message, parsed = ctx.message, ctx.parsed
