@@ -141,6 +141,11 @@ def test_a_sync_whose_whole_worker_is_killed_is_redelivered_to_another_worker(
     # changes nothing.
     (task_id,) = set(_task_ids(first))
     cluster.until(lambda: task_id in _task_ids(second), 30, "the killed task redelivered")
+    cluster.until(
+        lambda: not Folder.objects.filter(pk=folder.pk).exclude(lease_owner="").exists(),
+        30,
+        "the redelivered task done with the folder",
+    )
     _assert_clean_run(mailbox, folder, smtp_server)
 
 
