@@ -10,10 +10,10 @@ from __future__ import annotations
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
 from django.contrib.auth.models import User as UserModel
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import Http404
 
-from mailroom.models import Case, Lead, Mailbox, Message
+from mailroom.models import Case, Contact, Conversation, Lead, Mailbox, Message
 
 User = AbstractBaseUser | AnonymousUser
 
@@ -86,3 +86,31 @@ def readers_of(mailbox: Mailbox | None) -> QuerySet[UserModel]:
         .distinct()
         .order_by("username")
     )
+
+
+def conversations_visible_to(user: User) -> QuerySet[Conversation]:
+    """Conversations of the mailboxes ``user`` may read."""
+    return Conversation.objects.filter(mailbox__in=mailboxes_visible_to(user))
+
+
+def contacts_visible_to(user: User) -> QuerySet[Contact]:
+    """Contacts ``user`` may see: administrators all of them, anyone else those with a message,
+    a conversation, a Lead or a Case the user may see (so a record's page never links to a
+    Contact that does not exist for its reader)."""
+    if is_admin(user):
+        return Contact.objects.all()
+    mine = OuterRef("pk")
+    return Contact.objects.filter(
+        Exists(messages_visible_to(user).filter(contact=mine))
+        | Exists(conversations_visible_to(user).filter(contact=mine))
+        | Exists(leads_visible_to(user).filter(contact=mine))
+        | Exists(cases_visible_to(user).filter(contact=mine))
+    )
+
+
+def access_contact(user: User, contact_id: int) -> Contact:
+    """The Contact, if ``user`` may see it (see :func:`contacts_visible_to`); else 404."""
+    try:
+        return contacts_visible_to(user).get(pk=contact_id)
+    except Contact.DoesNotExist:
+        raise Http404("no such contact") from None

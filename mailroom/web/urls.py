@@ -4,6 +4,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import URLPattern, path
 
 from mailroom.web.views import (
+    contacts,
     lists,
     mailbox_delete,
     mailbox_form,
@@ -47,6 +48,7 @@ urlpatterns: list[URLPattern] = [
     path("cases/<int:case_id>/", records.case_detail, name="case-detail"),
     path("leads/", records.lead_list, name="lead-list"),
     path("leads/<int:lead_id>/", records.lead_detail, name="lead-detail"),
+    path("contacts/<int:contact_id>/", contacts.contact_detail, name="contact-detail"),
     path("lead-sources/", lists.lead_sources, name="lead-sources"),
     path("lead-sources/<int:source_id>/", lists.lead_source_change, name="lead-source-change"),
     path("sales-channels/", lists.sales_channels, name="sales-channels"),

@@ -25,17 +25,17 @@ from mailroom.web.entity_forms import CaseChangeForm, LeadChangeForm
 
 @login_required
 def case_list(request: HttpRequest) -> HttpResponse:
-    cases = cases_visible_to(request.user).select_related("owner", "assignee", "message__mailbox")[
-        :200
-    ]
+    cases = cases_visible_to(request.user).select_related(
+        "owner", "assignee", "contact", "conversation", "message__mailbox"
+    )[:200]
     return render(request, "mailroom/case_list.html", {"cases": cases, "section": "cases"})
 
 
 @login_required
 def lead_list(request: HttpRequest) -> HttpResponse:
-    leads = leads_visible_to(request.user).select_related("owner", "source", "message__mailbox")[
-        :200
-    ]
+    leads = leads_visible_to(request.user).select_related(
+        "owner", "source", "contact", "conversation", "message__mailbox"
+    )[:200]
     return render(request, "mailroom/lead_list.html", {"leads": leads, "section": "leads"})
 
 
