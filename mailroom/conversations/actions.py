@@ -24,7 +24,7 @@ def content_language(parsed: ParsedMessage) -> str:
     return first if _LANGUAGE.fullmatch(first) else ""
 
 
-def _contact_address(email: str) -> str:
+def contact_address(email: str) -> str:
     return email.strip().lower()[:320]
 
 
@@ -33,7 +33,7 @@ def preload_contacts(messages: Iterable[Message], cache: dict[str, Any]) -> None
     three per message); :func:`contact_for` then finds them in ``cache``."""
     names: dict[str, str] = {}
     for message in messages:
-        address = _contact_address(message.from_email)
+        address = contact_address(message.from_email)
         if "@" in address:
             names.setdefault(address, message.from_name[:300])
     contacts: dict[str, Contact] = cache.setdefault("contacts", {})
@@ -55,7 +55,7 @@ def contact_for(parsed: ParsedMessage, cache: dict[str, Any]) -> Contact | None:
     sender = parsed.from_[0] if parsed.from_ else None
     if sender is None or "@" not in sender.email:
         return None
-    email = _contact_address(sender.email)
+    email = contact_address(sender.email)
     contacts: dict[str, Contact] = cache.setdefault("contacts", {})
     contact = contacts.get(email) or Contact.objects.filter(email=email).first()
     if contact is None:
@@ -113,22 +113,33 @@ def claim(message_pk: int, conversation: Conversation, contact: Contact | None =
     return placed == 1
 
 
+def _references(
+    message: Message, in_reply_to: str, references: list[str]
+) -> list[MessageReference]:
+    rows = {(in_reply_to, MessageReference.IN_REPLY_TO)} if in_reply_to else set()
+    rows.update((str(ref), MessageReference.REFERENCES) for ref in references if ref)
+    return [
+        MessageReference(
+            mailbox_id=message.mailbox_id, message=message, ref_id=ref[:998], header=header
+        )
+        for ref, header in sorted(rows)
+    ]
+
+
 def index_references(message: Message, parsed: ParsedMessage) -> None:
     """Write the ids ``message`` names in In-Reply-To and References to the index."""
-    rows = {(parsed.in_reply_to, MessageReference.IN_REPLY_TO)} if parsed.in_reply_to else set()
-    rows.update((ref, MessageReference.REFERENCES) for ref in parsed.references if ref)
-    if not rows:
-        return
     # A re-run (reprocessing) finds its rows there already.
     MessageReference.objects.bulk_create(
-        [
-            MessageReference(
-                mailbox_id=message.mailbox_id, message=message, ref_id=ref[:998], header=header
-            )
-            for ref, header in sorted(rows)
-        ],
-        ignore_conflicts=True,
+        _references(message, parsed.in_reply_to, parsed.references), ignore_conflicts=True
     )
+
+
+def index_references_of(messages: Iterable[Message]) -> None:
+    """Write the ids that stored messages name to the index, in one statement."""
+    rows = [
+        row for m in messages for row in _references(m, m.in_reply_to, list(m.references or []))
+    ]
+    MessageReference.objects.bulk_create(rows, ignore_conflicts=True, batch_size=500)
 
 
 def mark(conversation: Conversation, label: str) -> None:

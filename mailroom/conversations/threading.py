@@ -41,7 +41,7 @@ from mailroom.models import (
     OutboxMessage,
 )
 
-_CASE_TAG = re.compile(r"\[\s*Case\s*#?\s*(\d{1,18})\s*\]", re.IGNORECASE)
+CASE_TAG = re.compile(r"\[\s*Case\s*#?\s*(\d{1,18})\s*\]", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -83,7 +83,7 @@ def _rows(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
         return list(cursor.fetchall())
 
 
-def _messages_named(msg_ids: list[str]) -> list[tuple[Any, ...]]:
+def messages_named(msg_ids: list[str]) -> list[tuple[Any, ...]]:
     """(id, mailbox, Message-ID, conversation) of the stored messages with these ids, newest
     first. By Message-ID alone, the mailbox is checked by the caller: filtered by mailbox in
     SQL, SQLite would walk the mailbox's index (every message of it) instead of the id's."""
@@ -96,7 +96,7 @@ def _messages_named(msg_ids: list[str]) -> list[tuple[Any, ...]]:
     return _rows(sql, list(msg_ids))
 
 
-def _replies_named(msg_ids: list[str]) -> list[tuple[Any, ...]]:
+def replies_named(msg_ids: list[str]) -> list[tuple[Any, ...]]:
     """(mailbox, Message-ID, conversation answered) of our replies with these ids."""
     outbox = connection.ops.quote_name(OutboxMessage._meta.db_table)
     messages = connection.ops.quote_name(Message._meta.db_table)
@@ -107,6 +107,15 @@ def _replies_named(msg_ids: list[str]) -> list[tuple[Any, ...]]:
         f"WHERE o.message_id IN ({marks}) ORDER BY o.id DESC"
     )
     return _rows(sql, list(msg_ids))
+
+
+def referenced(msg_ids: list[str]) -> set[str]:
+    """Which of ``msg_ids`` a stored message (of any mailbox) names in In-Reply-To or
+    References."""
+    refs = connection.ops.quote_name(MessageReference._meta.db_table)
+    marks = ", ".join(["%s"] * len(msg_ids))
+    sql = f"SELECT DISTINCT ref_id FROM {refs} WHERE ref_id IN ({marks})"  # noqa: S608
+    return {row[0] for row in _rows(sql, list(msg_ids))}
 
 
 def _reply_to(mailbox_id: int, msg_id: str, message_pk: int) -> tuple[Any, ...] | None:
@@ -150,7 +159,7 @@ def decide(mailbox: Mailbox, message_pk: int, ids: ThreadIds, sender: str) -> Th
     plain = [i for i in parents if not looks_like_ours(i)]
     if plain:
         found: dict[str, tuple[int, int | None]] = {}
-        for pk, in_mailbox, msg_id, in_conversation in _messages_named(plain):
+        for pk, in_mailbox, msg_id, in_conversation in messages_named(plain):
             if in_mailbox == mailbox.pk and pk != message_pk:
                 found[msg_id] = (pk, in_conversation)  # the oldest one with this id wins
         missing = [i for i in plain if i not in found]
@@ -158,7 +167,7 @@ def decide(mailbox: Mailbox, message_pk: int, ids: ThreadIds, sender: str) -> Th
         if missing:
             sent = {
                 msg_id: conversation_id
-                for in_mailbox, msg_id, conversation_id in _replies_named(missing)
+                for in_mailbox, msg_id, conversation_id in replies_named(missing)
                 if in_mailbox == mailbox.pk
             }
         for msg_id in plain:
@@ -176,7 +185,7 @@ def decide(mailbox: Mailbox, message_pk: int, ids: ThreadIds, sender: str) -> Th
         reply = _reply_to(mailbox.pk, ids.message_id, message_pk)
         if reply is not None:
             return ThreadDecision(reply[0], f"a reply to it (message {reply[1]})", ignored=ignored)
-    tag = _CASE_TAG.search(ids.subject)
+    tag = CASE_TAG.search(ids.subject)
     if tag and sender:
         tagged = (
             Case.objects.filter(

@@ -19,8 +19,10 @@ from mailroom.conversations.actions import (
     put_in_conversation,
     start_conversation,
 )
+from mailroom.conversations.batch import BatchThreading, prepare_batch
 from mailroom.conversations.threading import ThreadDecision, ThreadIds, decide
 from mailroom.mime.autoreply import automated_kind
+from mailroom.mime.parse import ParsedMessage
 from mailroom.mime.quoted import QUOTING_TYPES, quoted_message_ids
 from mailroom.models import Conversation, Message
 from mailroom.pipeline.base import Context, Stop
@@ -44,8 +46,18 @@ class Thread:
 
     @staticmethod
     def prepare(messages: list[Message], cache: dict[str, Any]) -> None:
-        """Before a batch: its senders' Contacts, found or created at once."""
+        """Before a batch: its senders' Contacts, found or created at once; its references
+        indexed; a conversation started for each message that stands alone
+        (``mailroom.conversations.batch``)."""
         preload_contacts(messages, cache)
+        parsed: dict[int, ParsedMessage] = cache.get("parsed", {})
+        automated: dict[int, str | None] = cache.get("automated", {})
+        kinds = {
+            m.pk: automated_kind(parsed[m.pk])
+            for m in messages
+            if automated.get(m.pk) and m.pk in parsed
+        }
+        cache["threading"] = prepare_batch(messages, cache["contacts"], kinds)
 
     def run(self, ctx: Context) -> str | Stop:
         message, parsed = ctx.message, ctx.parsed
@@ -53,10 +65,16 @@ class Thread:
         ctx.contact = contact
         if ctx.automated_reason:
             ctx.automated_kind = automated_kind(parsed)
-        index_references(message, parsed)
+        batch: BatchThreading = ctx.cache.get("threading") or BatchThreading()
+        if message.pk not in batch.indexed:
+            index_references(message, parsed)
         notes: list[str] = []
         conversation: Conversation | None = None
-        if message.conversation_id is None:
+        started = batch.started.get(message.pk)
+        if started is not None:
+            conversation = started
+            notes.append(f"conversation {started.pk} started")
+        elif message.conversation_id is None:
             ids = ThreadIds(
                 message_id=parsed.message_id,
                 in_reply_to=parsed.in_reply_to,
@@ -72,7 +90,7 @@ class Thread:
             placed = Message.objects.values_list("conversation_id", flat=True).get(pk=message.pk)
             conversation = Conversation.objects.get(pk=placed)
             ctx.joined = True
-            notes.insert(0, f"conversation {conversation.pk} (placed there by a reply)")
+            notes.insert(0, f"conversation {conversation.pk} (placed there before)")
             put_in_conversation(message, conversation, contact)
         else:
             message.conversation, message.contact = conversation, contact
