@@ -34,7 +34,7 @@ from mailroom.models import (
     SalesChannel,
     TemplateType,
 )
-from mailroom.pipeline.processors.registry import PROCESSORS, load_processor
+from mailroom.pipeline.processors.registry import load_processor, registered
 from mailroom.transport.errors import BadArgument
 from mailroom.transport.hosts import check_host_text
 
@@ -140,7 +140,7 @@ def _validate(doc: Any) -> None:
                 "must be a folder name without line breaks",
             )
         kind = m.get("processor", {}).get("kind", "none")
-        _require(kind in PROCESSORS, f"{where}.processor.kind", f"unknown processor {kind!r}")
+        _require(kind in registered(), f"{where}.processor.kind", f"unknown processor {kind!r}")
         for j, rule in enumerate(m.get("rules", [])):
             rwhere = f"{where}.rules[{j}]"
             _require(bool(rule.get("name")), f"{rwhere}.name", "is required")

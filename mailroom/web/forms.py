@@ -8,21 +8,22 @@ from typing import Any
 from django import forms
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
-from django.db.models import Q
 from django.http import QueryDict
 
 from mailroom.crm.lists import NO_ACTIVE_SALES_CHANNEL, sales_channel_active
-from mailroom.crm.settings import CLOSED_CASE_CHOICES, CLOSED_CASE_REOPEN, resolve_case_options
 from mailroom.mailboxes.actions import SERVER_FIELDS, MailboxInput
 from mailroom.models import (
     AccountType,
-    CasePriority,
     Encryption,
     HistoryMode,
-    LeadSource,
     Mailbox,
 )
-from mailroom.pipeline.processors.registry import load_processor, processor_choices
+from mailroom.pipeline.processors.registry import (
+    load_processor,
+    processor_choices,
+    registered,
+)
+from mailroom.pipeline.processors.settings import ProcessorSettings
 from mailroom.transport.errors import BadArgument
 from mailroom.transport.hosts import check_host_text
 from mailroom.transport.imap import check_imap_argument
@@ -43,13 +44,6 @@ HISTORY_HELP = (
     "threaded, but never answered by autoresponse rules. The cut-off is set when the account "
     "is connected; saving the mailbox again never moves it."
 )
-
-
-class LeadSourceChoiceField(forms.ModelChoiceField[LeadSource]):
-    """A Lead Source option by name; an inactive one (kept by a mailbox) says so."""
-
-    def label_from_instance(self, obj: LeadSource) -> str:
-        return obj.name if obj.active else f"{obj.name} (inactive)"
 
 
 class MailboxForm(forms.Form):
@@ -113,34 +107,7 @@ class MailboxForm(forms.Form):
         required=False, label="Yes, connect the different account"
     )
 
-    processor_kind = forms.ChoiceField(choices=processor_choices(), label="Email processing")
-    owner = forms.ModelChoiceField(
-        queryset=get_user_model().objects.filter(is_active=True),
-        required=False,
-        to_field_name="username",
-        help_text="Owner of the Leads or Cases created.",
-    )
-    source = LeadSourceChoiceField(
-        queryset=LeadSource.objects.filter(active=True),
-        required=False,
-        to_field_name="name",
-        label="Lead source",
-    )
-    priority = forms.ChoiceField(
-        choices=CasePriority.choices, initial="normal", required=False, label="Case priority"
-    )
-    closed_case_replies = forms.ChoiceField(
-        choices=CLOSED_CASE_CHOICES,
-        initial=CLOSED_CASE_REOPEN,
-        required=False,
-        label="A reply to a closed Case",
-    )
-    automatic_cases = forms.BooleanField(
-        required=False,
-        label="Create Cases for automatic mail too",
-        help_text="Bounces, auto-replies, list mail. Otherwise such mail is stored and marked, "
-        "and joins the Case it reports on.",
-    )
+    processor_kind = forms.ChoiceField(choices=processor_choices, label="Email processing")
 
     roles = forms.ModelMultipleChoiceField(
         queryset=Group.objects.all(), required=False, widget=forms.CheckboxSelectMultiple
@@ -173,9 +140,9 @@ class MailboxForm(forms.Form):
 
     def _offer_processors(self) -> None:
         """Offer "Convert to Lead" only while a Sales channel is active (a mailbox already set
-        to it keeps it, marked), and only active Lead sources (plus the one the mailbox has)."""
+        to it keeps it, marked); give each processor that has settings its own form, its
+        fields prefixed with its kind."""
         mailbox = self.mailbox
-        settings = (mailbox.processor_settings or {}) if mailbox is not None else {}
         self.lead_offered = sales_channel_active()
         self.keeps_lead = (
             not self.lead_offered and mailbox is not None and mailbox.processor_kind == "lead"
@@ -191,15 +158,26 @@ class MailboxForm(forms.Form):
                 for k, label in processor_choices()
                 if k != "lead" or self.keeps_lead
             ]
-        source = self.fields["source"]
-        assert isinstance(source, forms.ModelChoiceField)
-        source.queryset = LeadSource.objects.filter(
-            Q(active=True) | Q(name=settings.get("source") or "")
-        )
-        if mailbox is None and not self.is_bound:
-            default = LeadSource.objects.filter(is_default=True, active=True).first()
-            if default is not None:
-                self.initial.setdefault("source", default.name)
+        self.settings_forms: dict[str, ProcessorSettings] = {}
+        for processor_kind, cls in registered().items():
+            if cls.settings_form is None:
+                continue
+            current = (
+                (mailbox.processor_settings or {})
+                if mailbox is not None and mailbox.processor_kind == processor_kind
+                else {}
+            )
+            self.settings_forms[processor_kind] = cls.settings_form(
+                self.data if self.is_bound else None,
+                prefix=processor_kind,
+                initial=cls.settings_form.initial_from(current),
+                current=current,
+            )
+
+    def processor_sections(self) -> list[tuple[str, str, ProcessorSettings]]:
+        """(kind, label, settings form) of each processor with settings, for the template."""
+        labels = dict(processor_choices())
+        return [(k, labels[k], form) for k, form in self.settings_forms.items()]
 
     def offer_folders(self, names: list[str]) -> None:
         """Show ``names`` as the folders that can be ticked."""
@@ -263,26 +241,33 @@ class MailboxForm(forms.Form):
         if kind == "lead" and not self.lead_offered and not self.keeps_lead:
             self.add_error("processor_kind", NO_ACTIVE_SALES_CHANNEL)
         if kind:
-            for field, message in (
-                load_processor(kind).validate_settings(self.processor_settings()).items()
-            ):
-                if kind == "lead" and not self.lead_offered and field == "processor_kind":
-                    continue  # said above, or kept: the mailbox already converts to Leads
-                self.add_error(field if field in self.fields else "processor_kind", message)
+            self._clean_processor_settings(kind)
         return data
 
+    def _clean_processor_settings(self, kind: str) -> None:
+        """The chosen processor's settings form must be valid, and its settings pass the
+        processor's own checks; an error shows at its field of that form."""
+        settings_form = self.settings_forms.get(kind)
+        if settings_form is not None and not settings_form.is_valid():
+            self.add_error("processor_kind", "Check the settings of this processor below.")
+            return
+        for field, message in (
+            load_processor(kind).validate_settings(self.processor_settings()).items()
+        ):
+            if kind == "lead" and not self.lead_offered and field == "processor_kind":
+                continue  # said above, or kept: the mailbox already converts to Leads
+            if settings_form is not None and field in settings_form.fields:
+                settings_form.add_error(field, message)
+                self.add_error("processor_kind", "Check the settings of this processor below.")
+            else:
+                self.add_error("processor_kind", message)
+
     def processor_settings(self) -> dict[str, Any]:
-        """The settings of the chosen processor, from the processing fields."""
-        data = self.cleaned_data
-        owner = data.get("owner")
-        settings: dict[str, Any] = {"owner": owner.get_username()} if owner else {}
-        if data.get("processor_kind") == "lead" and data.get("source"):
-            settings["source"] = data["source"].name
-        if data.get("processor_kind") == "case":
-            settings["priority"] = data.get("priority") or "normal"
-            settings["closed_case_replies"] = data.get("closed_case_replies") or CLOSED_CASE_REOPEN
-            settings["automatic_cases"] = bool(data.get("automatic_cases"))
-        return settings
+        """The settings of the chosen processor, from its settings form."""
+        settings_form = self.settings_forms.get(self.cleaned_data.get("processor_kind") or "")
+        if settings_form is None or not settings_form.is_valid():
+            return {}
+        return settings_form.to_settings()
 
     def mailbox_input(self) -> MailboxInput:
         """The cleaned form as the action's input."""
@@ -324,7 +309,6 @@ class MailboxForm(forms.Form):
     def initial_for(mailbox: Mailbox) -> dict[str, Any]:
         """Form values of an existing mailbox (never its password)."""
         c = mailbox.connection
-        settings = mailbox.processor_settings or {}
         return {
             "label": mailbox.label,
             "email": mailbox.email,
@@ -343,11 +327,6 @@ class MailboxForm(forms.Form):
             "history_days": mailbox.history_days,
             "history_convert": mailbox.history_convert,
             "processor_kind": mailbox.processor_kind,
-            "owner": settings.get("owner"),
-            "source": settings.get("source"),
-            "priority": settings.get("priority", "normal"),
-            "closed_case_replies": resolve_case_options(settings)[0],
-            "automatic_cases": resolve_case_options(settings)[1],
             "roles": list(mailbox.authorized_groups.all()),
             "users": list(mailbox.authorized_users.all()),
         }

@@ -30,7 +30,7 @@ VALID = {
     "username": "support",
     "password": "pw-1",
     "processor_kind": "none",
-    "priority": "normal",
+    "case-priority": "normal",
     "save": "1",
 }
 

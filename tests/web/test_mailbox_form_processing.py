@@ -29,7 +29,7 @@ def _kind_menu(page: str) -> str:
 
 
 def _source_menu(page: str) -> str:
-    return page.split('id="field-source"', 1)[1].split("</select>", 1)[0]
+    return page.split('id="field-lead-source"', 1)[1].split("</select>", 1)[0]
 
 
 def test_it_leaves_convert_to_lead_out_and_says_where_to_activate_a_channel(
@@ -88,7 +88,7 @@ def test_it_offers_only_active_sources_and_proposes_the_default(client: Client) 
     assert '<option value="Email" selected>Email</option>' in menu
 
     response = client.post(
-        "/mailboxes/new/", {**VALID, "processor_kind": "lead", "source": "Partner"}
+        "/mailboxes/new/", {**VALID, "processor_kind": "lead", "lead-source": "Partner"}
     )
     assert "Select a valid choice" in response.content.decode()
     assert not Mailbox.objects.exists()
@@ -114,7 +114,7 @@ def test_a_mailbox_keeps_its_source_once_deactivated(client: Client) -> None:
     assert '<option value="Partner" selected>Partner (inactive)</option>' in _source_menu(page)
     response = client.post(
         f"/mailboxes/{mailbox.pk}/edit/",
-        {**VALID, "processor_kind": "lead", "source": "Partner", "password": ""},
+        {**VALID, "processor_kind": "lead", "lead-source": "Partner", "password": ""},
     )
     assert response.status_code == 302
     mailbox.refresh_from_db()
@@ -125,9 +125,9 @@ def test_it_saves_and_shows_the_case_settings(client: Client) -> None:
     data = {
         **VALID,
         "processor_kind": "case",
-        "priority": "high",
-        "closed_case_replies": "new_case",
-        "automatic_cases": "on",
+        "case-priority": "high",
+        "case-closed_case_replies": "new_case",
+        "case-automatic_cases": "on",
     }
     assert client.post("/mailboxes/new/", data).status_code == 302
     mailbox = Mailbox.objects.get()
@@ -138,7 +138,7 @@ def test_it_saves_and_shows_the_case_settings(client: Client) -> None:
     }
     page = client.get(f"/mailboxes/{mailbox.pk}/edit/").content.decode()
     assert '<option value="new_case" selected>' in page
-    assert re.search(r"<input[^>]*name=\"automatic_cases\"[^>]*checked", page)
+    assert re.search(r"<input[^>]*name=\"case-automatic_cases\"[^>]*checked", page)
 
     # Saved again without them (the defaults): replies reopen, automatic mail creates nothing.
     client.post(

@@ -15,7 +15,7 @@ from mailroom.mailboxes.actions import MailboxInput, save_mailbox, set_folders, 
 from mailroom.mailboxes.check import check_imap, check_smtp
 from mailroom.mailboxes.servers import imap_settings, smtp_settings
 from mailroom.models import Mailbox
-from mailroom.pipeline.processors.registry import PROCESSORS, load_processor
+from mailroom.pipeline.processors.registry import load_processor, registered
 from mailroom.transport.errors import BadArgument, TransportError
 from mailroom.transport.imap import check_imap_argument
 
@@ -67,7 +67,7 @@ class Command(BaseCommand):
             help="read the password from standard input (it is never a command-line argument)",
         )
         add.add_argument("--folder", action="append", default=[], help="a folder to sync")
-        add.add_argument("--processor", choices=sorted(PROCESSORS), default="none")
+        add.add_argument("--processor", choices=sorted(registered()), default="none")
         add.add_argument(
             "--processor-setting",
             action="append",
@@ -89,7 +89,7 @@ class Command(BaseCommand):
         )
         edit = sub.add_parser("edit", help="change what a mailbox does with incoming mail")
         edit.add_argument("mailbox_id", type=int)
-        edit.add_argument("--processor", choices=sorted(PROCESSORS), required=True)
+        edit.add_argument("--processor", choices=sorted(registered()), required=True)
         edit.add_argument(
             "--processor-setting",
             action="append",

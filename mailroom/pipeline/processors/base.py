@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 
 from mailroom.models import Case, Lead
 from mailroom.pipeline.base import Context, StepError
+from mailroom.pipeline.processors.settings import ProcessorSettings, form_errors
 
 
 class ProcessorError(StepError):
@@ -63,13 +64,21 @@ class Processor(ABC):
     Lead and Case, if any), ``ctx.contact`` the sender, ``ctx.automated_reason`` set for
     automatic mail."""
 
+    # Stored in ``Mailbox.processor_kind``: lowercase letters, digits, "-" and "_". A plug-in's
+    # entry point has this name.
     kind: ClassVar[str]
+    # Shown in the mailbox form's "Email processing" choice and on the mailbox page.
     label: ClassVar[str]
+    # The processor's settings, shown under the choice when it is chosen (None: it has none).
+    settings_form: ClassVar[type[ProcessorSettings] | None] = None
 
     @abstractmethod
     def process(self, ctx: Context, settings: dict[str, Any]) -> ProcessorResult:
         """Handle the message; say what was created or joined, or why nothing."""
 
     def validate_settings(self, settings: dict[str, Any]) -> dict[str, str]:
-        """Field errors in ``settings`` (empty when they are valid)."""
-        return {}
+        """Field errors in ``settings`` (empty when they are valid), by setting name; checked
+        by the mailbox form, the CLI and ``config import``. By default, the settings form's."""
+        if self.settings_form is None:
+            return {}
+        return form_errors(self.settings_form, settings)

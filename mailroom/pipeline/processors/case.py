@@ -4,20 +4,65 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from django import forms
+
 from mailroom.conversations.actions import put_in_conversation, start_conversation
 from mailroom.crm.actions import create_case_from_message, reopen_case
 from mailroom.crm.settings import (
+    CLOSED_CASE_CHOICES,
     CLOSED_CASE_NEW,
+    CLOSED_CASE_REOPEN,
     case_settings_errors,
     resolve_case_options,
     resolve_case_settings,
 )
-from mailroom.models import Case, CaseStatus
+from mailroom.models import Case, CasePriority, CaseStatus
 from mailroom.pipeline.base import Context
 from mailroom.pipeline.processors.base import Action, Processor, ProcessorResult
+from mailroom.pipeline.processors.settings import ProcessorSettings, user_field
 
 # A reply to a Case in one of these states reopens it or starts a new one.
 CLOSED_STATES = frozenset({CaseStatus.RESOLVED, CaseStatus.CLOSED})
+
+
+class CaseSettings(ProcessorSettings):
+    """Owner, assignee and priority of the Cases created; what a reply to a closed Case does;
+    whether automatic mail creates Cases."""
+
+    owner = user_field("Owner", "Owner of the Cases created.")
+    assignee = user_field("Assignee", "Who the Cases created are assigned to.")
+    priority = forms.ChoiceField(
+        choices=CasePriority.choices, initial="normal", required=False, label="Case priority"
+    )
+    closed_case_replies = forms.ChoiceField(
+        choices=CLOSED_CASE_CHOICES,
+        initial=CLOSED_CASE_REOPEN,
+        required=False,
+        label="A reply to a closed Case",
+    )
+    automatic_cases = forms.BooleanField(
+        required=False,
+        label="Create Cases for automatic mail too",
+        help_text="Bounces, auto-replies, list mail. Otherwise such mail is stored and marked, "
+        "and joins the Case it reports on.",
+    )
+
+    def to_settings(self) -> dict[str, Any]:
+        settings = super().to_settings()
+        settings["priority"] = settings.get("priority") or CasePriority.NORMAL
+        settings["closed_case_replies"] = settings.get("closed_case_replies") or CLOSED_CASE_REOPEN
+        settings["automatic_cases"] = bool(settings.get("automatic_cases"))
+        return settings
+
+    @classmethod
+    def initial_from(cls, settings: dict[str, Any]) -> dict[str, Any]:
+        closed, automatic = resolve_case_options(settings)
+        return {
+            **super().initial_from(settings),
+            "priority": settings.get("priority", CasePriority.NORMAL),
+            "closed_case_replies": closed,
+            "automatic_cases": automatic,
+        }
 
 
 class CreateCaseProcessor(Processor):
@@ -30,6 +75,7 @@ class CreateCaseProcessor(Processor):
 
     kind: ClassVar[str] = "case"
     label: ClassVar[str] = "Convert to Case"
+    settings_form = CaseSettings
 
     def process(self, ctx: Context, settings: dict[str, Any]) -> ProcessorResult:
         closed_replies, automatic_cases = resolve_case_options(settings)

@@ -27,6 +27,8 @@ class RunProcessor:
             )
         ctx.lead = result.lead or ctx.lead
         ctx.case = result.case or ctx.case
+        if ctx.case is not None:
+            ctx.case_number = ctx.case.number  # for the answer's placeholders
         note = result.describe()
         if result.action is not Action.NOTHING or ctx.mailbox.processor_kind != "none":
             ctx.created.append(note)

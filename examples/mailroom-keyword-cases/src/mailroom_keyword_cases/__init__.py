@@ -1,0 +1,1 @@
+"""A mailroom processor: a Case for mail that mentions one of your keywords."""
