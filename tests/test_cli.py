@@ -103,7 +103,11 @@ def test_it_refuses_a_second_mailbox_with_the_same_label(
 CONFIG = {
     "format": "mailroom-config",
     "version": 1,
-    "lead_sources": ["Email", "Website"],
+    "lead_sources": [
+        {"name": "Website", "active": True, "default": True},
+        {"name": "Email", "active": True, "default": False},
+        {"name": "Fax", "active": False, "default": False},
+    ],
     "sales_channels": [{"name": "Direct", "active": True}],
     "templates": [
         {
@@ -163,6 +167,38 @@ def test_it_imports_a_configuration_idempotently_and_exports_it_back(tmp_path: P
     assert first == second == CONFIG
     assert Mailbox.objects.count() == 1
     assert EmailTemplate.objects.get().translations.count() == 2
+
+
+def test_it_imports_lead_sources_given_by_name_as_older_exports_list_them(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({**CONFIG, "lead_sources": ["Phone", "Email"], "mailboxes": []}))
+    run_cli("config", "import", str(path))
+    sources = json.loads(run_cli("config", "export"))["lead_sources"]
+    assert sources == [
+        {"name": "Phone", "active": True, "default": False},
+        {"name": "Email", "active": True, "default": False},
+    ]
+
+
+@pytest.mark.parametrize(
+    ("sources", "where"),
+    [
+        ([{"name": "A", "default": True}, {"name": "B", "default": True}], "lead_sources"),
+        ([{"name": "A", "active": False, "default": True}], r"lead_sources\[0\]\.default"),
+        ([{"name": ""}], r"lead_sources\[0\]\.name"),
+        ([{"name": "A", "active": "yes"}], r"lead_sources\[0\]\.active"),
+    ],
+)
+def test_it_refuses_lead_sources_it_cannot_keep(
+    tmp_path: Path, sources: list[dict[str, object]], where: str
+) -> None:
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({**CONFIG, "lead_sources": sources}))
+    with pytest.raises(CommandError, match=where):
+        run_cli("config", "import", str(path))
+    assert not LeadSource.objects.exists()
 
 
 def test_it_changes_nothing_when_the_document_has_an_error(tmp_path: Path) -> None:

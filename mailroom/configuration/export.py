@@ -61,7 +61,10 @@ def export_configuration() -> dict[str, Any]:
     return {
         "format": FORMAT,
         "version": VERSION,
-        "lead_sources": list(LeadSource.objects.values_list("name", flat=True)),
+        "lead_sources": [
+            {"name": s.name, "active": s.active, "default": s.is_default}
+            for s in LeadSource.objects.order_by("position", "name")
+        ],
         "sales_channels": [
             {"name": c.name, "active": c.active} for c in SalesChannel.objects.all()
         ],

@@ -12,7 +12,7 @@ from django.db import transaction
 
 from mailroom.configuration.export import FORMAT, VERSION
 from mailroom.configuration.export import mailbox_document as _mailbox_document
-from mailroom.crm.lists import add_lead_source, lead_choice_refusals
+from mailroom.crm.lists import import_lead_sources, lead_choice_refusals
 from mailroom.mailboxes.actions import (
     MailboxInput,
     changed_server_settings,
@@ -28,7 +28,6 @@ from mailroom.models import (
     EmailTemplateTranslation,
     Encryption,
     HistoryMode,
-    LeadSource,
     Mailbox,
     RuleCondition,
     SalesChannel,
@@ -112,10 +111,39 @@ def _validate_history(history: Any, where: str) -> None:
     )
 
 
+def _lead_source(item: Any) -> dict[str, Any]:
+    """A ``lead_sources`` entry as an object: a plain name (older exports) is an active,
+    non-default option."""
+    return {"name": item} if isinstance(item, str) else item if isinstance(item, dict) else {}
+
+
+def _validate_lead_sources(items: Any) -> None:
+    _require(isinstance(items, list), "lead_sources", "must be a list")
+    defaults = 0
+    for i, item in enumerate(items):
+        where = f"lead_sources[{i}]"
+        source = _lead_source(item)
+        name = source.get("name")
+        _require(
+            isinstance(name, str) and 0 < len(name.strip()) <= 100 and "\0" not in name,
+            f"{where}.name",
+            "must be a name of 1 to 100 characters",
+        )
+        for flag in ("active", "default"):
+            _require(
+                isinstance(source.get(flag, False), bool), f"{where}.{flag}", "must be true/false"
+            )
+        if source.get("default"):
+            _require(source.get("active", True), f"{where}.default", "an inactive option")
+            defaults += 1
+    _require(defaults <= 1, "lead_sources", "at most one option can be the default")
+
+
 def _validate(doc: Any) -> None:
     _require(isinstance(doc, dict), "document", "must be a JSON object")
     _require(doc.get("format") == FORMAT, "format", f"must be {FORMAT!r}")
     _require(doc.get("version") == VERSION, "version", f"must be {VERSION}")
+    _validate_lead_sources(doc.get("lead_sources", []))
     templates = {t.get("name") for t in doc.get("templates", [])}
     templates |= set(EmailTemplate.objects.values_list("name", flat=True))
     for i, t in enumerate(doc.get("templates", [])):
@@ -267,9 +295,7 @@ def import_configuration(doc: Any) -> None:
     """Create or update everything in ``doc``; raise :class:`ConfigurationInvalid` first if
     any part is wrong, so a bad document changes nothing."""
     _validate(doc)
-    for name in doc.get("lead_sources", []):
-        if not LeadSource.objects.filter(name=name).exists():
-            add_lead_source(name)
+    import_lead_sources([_lead_source(item) for item in doc.get("lead_sources", [])])
     for channel in doc.get("sales_channels", []):
         SalesChannel.objects.update_or_create(
             name=channel["name"], defaults={"active": channel.get("active", True)}

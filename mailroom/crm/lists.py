@@ -78,6 +78,25 @@ def add_lead_source(name: str) -> LeadSource:
 
 
 @transaction.atomic
+def import_lead_sources(items: list[dict[str, Any]]) -> None:
+    """Options from a configuration (``{"name", "active", "default"}``, in their order): each
+    created when new, its state set, the listed ones placed first in the document's order;
+    options not listed stay, after them."""
+    listed = []
+    for item in items:
+        name = item["name"].strip()
+        source = LeadSource.objects.filter(name=name).first() or add_lead_source(name)
+        set_lead_source_active(source, bool(item.get("active", True)))
+        if item.get("default"):
+            set_default_lead_source(source)
+        listed.append(source.pk)
+    others = LeadSource.objects.exclude(pk__in=listed).order_by("position", "name")
+    order = listed + [s.pk for s in others]
+    for position, pk in enumerate(order):
+        LeadSource.objects.filter(pk=pk).exclude(position=position).update(position=position)
+
+
+@transaction.atomic
 def rename_lead_source(source: LeadSource, name: str) -> None:
     """Rename the option, and the mailboxes' Lead settings that name it (settings store the
     name, so an exported configuration can be imported elsewhere)."""

@@ -22,8 +22,13 @@ def _user(username: object) -> User | None:
 def resolve_lead_settings(
     settings: dict[str, Any],
 ) -> tuple[User | None, LeadSource | None, SalesChannel | None]:
-    """(owner, source, channel) named in the settings; a name that no longer exists is None."""
-    source = LeadSource.objects.filter(name=settings.get("source") or "").first()
+    """(owner, source, channel) named in the settings; a name that no longer exists is None.
+    Settings that name no source get the default option (Lead sources page), if there is one.
+    """
+    if settings.get("source"):
+        source = LeadSource.objects.filter(name=settings["source"]).first()
+    else:
+        source = LeadSource.objects.filter(is_default=True, active=True).first()
     channel = SalesChannel.objects.filter(name=settings.get("channel") or "", active=True).first()
     if channel is None:
         channel = SalesChannel.objects.filter(active=True).first()

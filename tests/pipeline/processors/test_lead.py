@@ -24,6 +24,18 @@ def test_it_creates_a_lead_named_after_the_sender() -> None:
     assert lead.source is not None and lead.source.name == "Email"
 
 
+def test_a_mailbox_without_a_source_gets_the_default_option() -> None:
+    SalesChannel.objects.create(name="Direct")
+    LeadSource.objects.create(name="Email")
+    LeadSource.objects.create(name="Referral", is_default=True)
+    message = stored(mailbox("lead"))
+
+    process_message(message.pk)
+
+    lead = Lead.objects.get()
+    assert lead.source is not None and lead.source.name == "Referral"
+
+
 def test_it_needs_an_active_sales_channel_and_a_known_source() -> None:
     SalesChannel.objects.create(name="Old", active=False)
     errors = load_processor("lead").validate_settings({"source": "Fax", "owner": "nobody"})
