@@ -102,8 +102,12 @@ def test_a_sync_whose_pool_process_is_killed_is_redelivered_and_finishes_as_if_n
     _send_sync(cluster, folder.pk)
 
     _kill_mid_import(cluster, lambda: os.kill(child, signal.SIGKILL))
+    # A kill that lands between a chunk's commit and the sending of its processing task loses
+    # that task (it never reached the broker): the sweep finds those messages once they have
+    # waited its grace (30 s), as in any deployment, where beat always runs.
+    cluster.start("beat", "beat", "--every=1", ready="sending the sweep", **SYNC_ENV)
 
-    _wait_for_outcome(cluster, 60)
+    _wait_for_outcome(cluster, 90)
     cluster.until(lambda: len(smtp_server.accepted) >= MESSAGES, 60, "every reply delivered")
     # The pool's parent saw its child die and put the task back; it ran again, under the same
     # id, in the fresh pool process, and took over once the dead one's lease ran out.
