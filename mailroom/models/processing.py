@@ -19,7 +19,12 @@ class ProcessingRecord(models.Model):
     """Created with the message in the same transaction; the pipeline fills it in.
 
     ``steps`` lists ``{"step", "outcome", "detail"}`` in the order they ran; ``rule_hits`` and
-    ``rule_misses`` name the autoresponse rules that matched or not.
+    ``rule_misses`` name the autoresponse rules that matched or not. After a failed attempt the
+    steps that completed before the failure carry ``"rolled_back": True`` (the savepoint undid
+    what they wrote) and the failed step closes the list with outcome ``"error"``.
+
+    ``retry_at`` is when a failed attempt may be tried again (None: as soon as a task or the
+    sweep takes the record); the engine and the sweep leave the record alone until then.
     """
 
     message = models.OneToOneField(Message, on_delete=models.CASCADE, related_name="processing")
@@ -34,6 +39,7 @@ class ProcessingRecord(models.Model):
     error = models.TextField(blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     processed_at = models.DateTimeField(null=True, blank=True)
+    retry_at = models.DateTimeField(null=True, blank=True)
     # What processing created or joined (also named in ``outcome``).
     conversation = models.ForeignKey(
         "mailroom.Conversation", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"

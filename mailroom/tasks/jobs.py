@@ -8,9 +8,10 @@ from datetime import timedelta
 from django.db.models import F, Q
 from django.utils import timezone
 
-from mailroom.models import Folder, ProcessingRecord, ProcessingState
+from mailroom.models import Folder
 from mailroom.outbox.send import due_outbox_ids, recover_interrupted
 from mailroom.outbox.send import send_outbox as send_row
+from mailroom.pipeline.engine import due_records
 from mailroom.pipeline.engine import process_messages as run_pipeline
 from mailroom.sync.mailbox import sync_mailbox
 from mailroom.tasks.dispatch import enqueue
@@ -100,15 +101,17 @@ def due_folder_ids() -> list[int]:
 
 def sweep() -> None:
     """Find unfinished work whose task was lost and enqueue it again: folders due for a poll,
-    messages still pending, outbox rows due, sends interrupted by a crash."""
+    messages still pending (and those whose retry after a failed attempt is due), outbox rows
+    due, sends interrupted by a crash."""
     recover_interrupted()
     for folder_id in due_folder_ids():
         enqueue("sync_folder", folder_id)
-    cutoff = timezone.now() - SWEEP_GRACE
+    now = timezone.now()
     stale = (
-        ProcessingRecord.objects.filter(
-            state=ProcessingState.PENDING, message__received_at__lt=cutoff
-        )
+        due_records(now)
+        # A message never tried yet is left to its own task for a while; a failed attempt's
+        # retry has no task waiting for it, so it is enqueued as soon as it is due.
+        .filter(Q(retry_at__isnull=False) | Q(message__received_at__lt=now - SWEEP_GRACE))
         .order_by("message_id")
         .values_list("message_id", flat=True)[:2000]
     )

@@ -327,6 +327,8 @@ def test_a_message_whose_processing_always_fails_is_tried_a_bounded_number_of_ti
     monkeypatch.setattr(engine, "_run", fail_for_one)
     for _ in range(5):
         sync_once()
+        # As if the backoff after each failed attempt had passed.
+        ProcessingRecord.objects.update(retry_at=None)
 
     bad = ProcessingRecord.objects.get(message__subject="Question 1")
     assert bad.state == ProcessingState.FAILED
