@@ -106,6 +106,12 @@ class Respond:
         for rule in rules:
             if rule.name not in hits:
                 continue
+            # Processing the message again ("Process again") never answers it twice: one outbox
+            # row per message and rule, whatever became of it (sent, refused, abandoned), and
+            # however long ago (the 7-day check below looks at live replies only).
+            if OutboxMessage.objects.filter(in_reply_to=ctx.message, rule=rule).exists():
+                queued.append(f"{rule.name}: this message was answered already")
+                continue
             if _answered_recently(rule, address):
                 queued.append(f"{rule.name}: already answered {address} within 7 days")
                 continue
