@@ -44,6 +44,11 @@ urlpatterns: list[URLPattern] = [
         name="mailbox-delete",
     ),
     path("messages/<int:message_id>/", messages.message_detail, name="message-detail"),
+    path(
+        "messages/<int:message_id>/reprocess/",
+        messages.message_reprocess,
+        name="message-reprocess",
+    ),
     path("cases/", records.case_list, name="case-list"),
     path("cases/<int:case_id>/", records.case_detail, name="case-detail"),
     path("leads/", records.lead_list, name="lead-list"),

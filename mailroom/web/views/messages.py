@@ -1,12 +1,17 @@
-"""Screen: one stored message, as text, with its processing record."""
+"""Screen: one stored message, as text, with its processing record, and "Process again"."""
 
 from __future__ import annotations
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
 
-from mailroom.access.policy import access_message
+from mailroom.access.policy import access_mailbox, access_message, is_admin
+from mailroom.pipeline.engine import MAX_ATTEMPTS, reset_processing
+from mailroom.tasks.jobs import enqueue_processing
+from mailroom.web.health import when
 
 
 @login_required
@@ -19,6 +24,22 @@ def message_detail(request: HttpRequest, message_id: int) -> HttpResponse:
         {
             "message": message,
             "processing": processing,
+            "next_attempt": when(processing.retry_at, default="") if processing else "",
+            "max_attempts": MAX_ATTEMPTS,
             "attachments": message.attachments.all(),
+            "can_manage": is_admin(request.user),
         },
     )
+
+
+@login_required
+@require_POST
+def message_reprocess(request: HttpRequest, message_id: int) -> HttpResponse:
+    """ "Process again": run the pipeline over the message once more, from a clean slate of
+    attempts (those who may change the mailbox; anyone else finds no such page)."""
+    message = access_message(request.user, message_id)
+    access_mailbox(request.user, message.mailbox_id, manage=True)
+    reset_processing(message)
+    enqueue_processing([message.pk])
+    messages.success(request, "Processing requested: the message is processed again shortly.")
+    return redirect("message-detail", message_id=message.pk)
