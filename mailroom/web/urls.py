@@ -4,6 +4,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import URLPattern, path
 
 from mailroom.web.views import (
+    attachments,
     contacts,
     lists,
     mailbox_delete,
@@ -48,6 +49,11 @@ urlpatterns: list[URLPattern] = [
         "messages/<int:message_id>/reprocess/",
         messages.message_reprocess,
         name="message-reprocess",
+    ),
+    path(
+        "attachments/<int:attachment_id>/",
+        attachments.attachment_download,
+        name="attachment-download",
     ),
     path("cases/", records.case_list, name="case-list"),
     path("cases/<int:case_id>/", records.case_detail, name="case-detail"),

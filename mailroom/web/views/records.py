@@ -1,5 +1,6 @@
 """Screens: the Cases and Leads created from mail the user may read, and a page for each.
 
+Each page lists the attachments of the conversation's messages, linked to their download.
 A person who may read a record's mailbox may change a Lead's status and owner, or a Case's
 status and assignee, on its page; each change is recorded and listed there. A record of a
 mailbox the user may not read does not exist for them (404).
@@ -19,7 +20,7 @@ from django.views.decorators.http import require_http_methods
 
 from mailroom.access.policy import cases_visible_to, leads_visible_to, readers_of
 from mailroom.crm.changes import change_case, change_lead
-from mailroom.models import Case, Lead, Mailbox, Message
+from mailroom.models import Attachment, Case, Lead, Mailbox, Message
 from mailroom.web.entity_forms import CaseChangeForm, LeadChangeForm
 
 
@@ -54,15 +55,28 @@ def _messages_of(record: Lead | Case) -> list[Message]:
     return [record.message] if record.message is not None else []
 
 
+def _attachments_of(thread: list[Message]) -> list[Attachment]:
+    """The attachments of the thread's messages, in thread order, in one query."""
+    position = {message.pk: index for index, message in enumerate(thread)}
+    found = list(Attachment.objects.filter(message__in=list(position)).order_by("id"))
+    by_pk = {message.pk: message for message in thread}
+    for attachment in found:
+        # The page names each attachment's message; it is loaded already.
+        attachment.message = by_pk[attachment.message_id]
+    return sorted(found, key=lambda attachment: position[attachment.message_id])
+
+
 def _record_page(
     request: HttpRequest, template: str, record: Model, form: Any, section: str
 ) -> HttpResponse:
     assert isinstance(record, Lead | Case)
+    thread = _messages_of(record)
     context = {
         "record": record,
         "form": form,
         "mailbox": _mailbox_of(record),
-        "thread": _messages_of(record),
+        "thread": thread,
+        "attachments": _attachments_of(thread),
         "changes": record.changes.select_related("user"),
         "section": section,
     }
