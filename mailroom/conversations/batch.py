@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import connection
+from django.utils import timezone
 
 from mailroom.conversations.actions import contact_address, index_references_of
 from mailroom.conversations.ids import looks_like_ours
@@ -38,6 +39,7 @@ from mailroom.conversations.threading import (
 )
 from mailroom.mime.quoted import QUOTING_TYPES
 from mailroom.models import Contact, Conversation, Message
+from mailroom.store.rows import insert_returning_ids
 
 # Ids per lookup statement (SQLite allows 32,766 parameters; PostgreSQL many more).
 _CHUNK = 900
@@ -109,7 +111,7 @@ def prepare_batch(
     for chunk in _chunks(own):
         found.named.update(referenced(chunk))
     alone = [m for m in waiting if _stands_alone(m, all_ids[m.pk], found)]
-    if alone and connection.features.can_return_rows_from_bulk_insert:
+    if alone and connection.features.can_return_columns_from_insert:
         found.started = _start_alone(alone, contacts, kinds)
     return found
 
@@ -120,17 +122,22 @@ def _start_alone(
     """A new conversation for each message, created and claimed in bulk; a message that another
     process placed meanwhile is left out (and the conversation made for it removed)."""
     senders = [contacts.get(contact_address(m.from_email)) for m in messages]
-    started = Conversation.objects.bulk_create(
-        [
-            Conversation(
-                mailbox_id=m.mailbox_id,
-                subject=m.subject,
-                contact=contact,
-                marks=[kinds[m.pk]] if kinds.get(m.pk) else [],
-            )
-            for m, contact in zip(messages, senders, strict=True)
-        ]
-    )
+    values = [
+        {
+            "mailbox_id": m.mailbox_id,
+            "subject": m.subject,
+            "contact_id": contact.pk if contact else None,
+            "marks": [kinds[m.pk]] if kinds.get(m.pk) else [],
+            "created_at": timezone.now(),
+        }
+        for m, contact in zip(messages, senders, strict=True)
+    ]
+    started = []
+    for pk, row in zip(insert_returning_ids(Conversation, values), values, strict=True):
+        conversation = Conversation(pk=pk, **row)
+        conversation._state.adding = False
+        conversation._state.db = connection.alias
+        started.append(conversation)
     table = connection.ops.quote_name(Message._meta.db_table)
     sql = (
         f"UPDATE {table} SET conversation_id = %s, contact_id = %s "  # noqa: S608

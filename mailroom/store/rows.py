@@ -4,8 +4,9 @@
 for every value, which cost more than parsing the mail itself. Here rows are plain dicts of
 column values (by attribute name, e.g. ``folder_id``); each value is converted with the field's
 own ``get_db_prep_save``, the same conversion Django applies, and the rows go to the driver's
-``executemany``. It works on SQLite and PostgreSQL alike. Primary keys are not returned:
-callers find the new rows again by a unique key of their own.
+``executemany``. It works on SQLite and PostgreSQL alike. ``insert_rows`` returns no primary
+keys (callers find the new rows again by a unique key of their own); ``insert_returning_ids``
+does, at the cost of one statement per hundred rows.
 """
 
 from __future__ import annotations
@@ -18,6 +19,35 @@ from django.db.models.constants import OnConflict
 from django.utils import timezone
 
 
+def _prepared(
+    model: type[models.Model], rows: list[dict[str, Any]]
+) -> tuple[list[models.Field[Any, Any]], list[list[Any]]]:
+    """The columns to insert (all but an automatic key) and each row's values, prepared for the
+    driver; columns left out of a row get the field's default."""
+    fields = [
+        f
+        for f in model._meta.concrete_fields
+        if not (f.primary_key and isinstance(f, models.AutoField | models.BigAutoField))
+    ]
+    now = timezone.now()
+    defaults: dict[str, Any] = {}
+    for f in fields:
+        if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False):
+            defaults[f.attname] = now
+        elif f.has_default() or f.null:
+            defaults[f.attname] = f.get_default()
+    prepared = [
+        [
+            f.get_db_prep_save(
+                row[f.attname] if f.attname in row else defaults.get(f.attname, ""), connection
+            )
+            for f in fields
+        ]
+        for row in rows
+    ]
+    return fields, prepared
+
+
 def insert_rows(
     model: type[models.Model],
     rows: list[dict[str, Any]],
@@ -28,38 +58,43 @@ def insert_rows(
     """INSERT ``rows`` into ``model``'s table; columns left out get the field's default."""
     if not rows:
         return
-    meta = model._meta
-    fields = [
-        f
-        for f in meta.concrete_fields
-        if not (f.primary_key and isinstance(f, models.AutoField | models.BigAutoField))
-    ]
-    now = timezone.now()
-    defaults: dict[str, Any] = {}
-    for f in fields:
-        if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False):
-            defaults[f.attname] = now
-        elif f.has_default() or f.null:
-            defaults[f.attname] = f.get_default()
+    fields, prepared = _prepared(model, rows)
     quote = connection.ops.quote_name
     on_conflict = OnConflict.IGNORE if ignore_conflicts else None
     head = connection.ops.insert_statement(on_conflict=on_conflict)
     columns = ", ".join(quote(f.column) for f in fields)
     values = ", ".join(["%s"] * len(fields))
     suffix = connection.ops.on_conflict_suffix_sql(fields, on_conflict, [], []) or ""
-    sql = f"{head} {quote(meta.db_table)} ({columns}) VALUES ({values}) {suffix}"
-    prepared = [
-        [
-            f.get_db_prep_save(
-                row[f.attname] if f.attname in row else defaults.get(f.attname, ""), connection
-            )
-            for f in fields
-        ]
-        for row in rows
-    ]
+    sql = f"{head} {quote(model._meta.db_table)} ({columns}) VALUES ({values}) {suffix}"
     with connection.cursor() as cursor:
         for start in range(0, len(prepared), batch):
             cursor.executemany(sql, prepared[start : start + batch])
+
+
+def insert_returning_ids(
+    model: type[models.Model], rows: list[dict[str, Any]], *, batch: int = 100
+) -> list[int]:
+    """INSERT ``rows`` and return their new primary keys, in the order of ``rows``: one
+    multi-row ``INSERT … RETURNING`` per ``batch`` rows (SQLite 3.35+ and PostgreSQL return
+    the rows of a multi-row VALUES in its order, as Django's own ``bulk_create`` relies on)."""
+    if not rows:
+        return []
+    fields, prepared = _prepared(model, rows)
+    quote = connection.ops.quote_name
+    meta = model._meta
+    columns = ", ".join(quote(f.column) for f in fields)
+    row_marks = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    ids: list[int] = []
+    with connection.cursor() as cursor:
+        for start in range(0, len(prepared), batch):
+            chunk = prepared[start : start + batch]
+            sql = (
+                f"INSERT INTO {quote(meta.db_table)} ({columns}) "  # noqa: S608
+                f"VALUES {', '.join([row_marks] * len(chunk))} RETURNING {quote(meta.pk.column)}"
+            )
+            cursor.execute(sql, [value for row in chunk for value in row])
+            ids.extend(int(row[0]) for row in cursor.fetchall())
+    return ids
 
 
 def update_rows(objects: Sequence[models.Model], fields: Sequence[str]) -> None:
