@@ -24,7 +24,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from mailroom import metrics
-from mailroom.models import Message, ProcessingRecord, ProcessingState
+from mailroom.models import Mailbox, Message, ProcessingRecord, ProcessingState
 from mailroom.pipeline.base import Context, StepError, Stop
 from mailroom.pipeline.pipelines import HISTORY, HISTORY_CONVERTED, INBOUND, STEPS
 from mailroom.store.parsed import parsed_from_row
@@ -155,8 +155,12 @@ def _process_batch(
         pending = [r for r in records if _due(r, now)]
         for record in records:
             states[record.message_id] = ProcessingState(record.state)
-        messages = Message.objects.select_related("mailbox").prefetch_related("attachments")
+        messages = Message.objects.prefetch_related("attachments")
         by_id = {m.pk: m for m in messages.filter(pk__in=[r.message_id for r in pending])}
+        # One Mailbox object per mailbox of the batch, not one per message.
+        mailboxes = Mailbox.objects.in_bulk({m.mailbox_id for m in by_id.values()})
+        for message in by_id.values():
+            message.mailbox = mailboxes[message.mailbox_id]
         _prepare(list(by_id.values()), pipeline, cache)
         for record in pending:
             message = by_id[record.message_id]

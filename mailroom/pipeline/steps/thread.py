@@ -57,6 +57,7 @@ class Thread:
             for m in messages
             if automated.get(m.pk) and m.pk in parsed
         }
+        cache["kinds"] = kinds
         cache["threading"] = prepare_batch(messages, cache["contacts"], kinds)
 
     def run(self, ctx: Context) -> str | Stop:
@@ -64,7 +65,8 @@ class Thread:
         contact = contact_for(parsed, ctx.cache)
         ctx.contact = contact
         if ctx.automated_reason:
-            ctx.automated_kind = automated_kind(parsed)
+            kinds: dict[int, str] = ctx.cache.get("kinds", {})
+            ctx.automated_kind = kinds.get(message.pk) or automated_kind(parsed)
         batch: BatchThreading = ctx.cache.get("threading") or BatchThreading()
         if message.pk not in batch.indexed:
             index_references(message, parsed)
