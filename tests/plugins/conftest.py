@@ -22,9 +22,12 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "mailroom-keyword-c
 def installed_example(tmp_path_factory: pytest.TempPathFactory) -> Path:
     uv = shutil.which("uv")
     assert uv is not None, "the tests run with uv (scripts/test installs it)"
+    # Built from a copy: a build leaves its by-products (build/, *.egg-info) beside the source.
+    source = tmp_path_factory.mktemp("example") / EXAMPLE.name
+    shutil.copytree(EXAMPLE, source, ignore=shutil.ignore_patterns("build", "*.egg-info"))
     target = tmp_path_factory.mktemp("site")
     subprocess.run(
-        [uv, "pip", "install", "--quiet", "--no-deps", "--target", str(target), str(EXAMPLE)],
+        [uv, "pip", "install", "--quiet", "--no-deps", "--target", str(target), str(source)],
         check=True,
     )
     assert any(target.glob("mailroom_keyword_cases-*.dist-info/entry_points.txt"))

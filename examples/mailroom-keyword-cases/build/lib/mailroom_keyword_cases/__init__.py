@@ -1,1 +1,0 @@
-"""A mailroom processor: a Case for mail that mentions one of your keywords."""
