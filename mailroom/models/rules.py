@@ -9,15 +9,28 @@ from mailroom.models.templates import EmailTemplate
 
 
 class AutoResponseRule(models.Model):
-    """When every condition holds, answer the sender with ``template``."""
+    """When every condition holds, answer the sender with ``template``.
+
+    ``template`` is either a library template (``in_library``), which several rules may pick,
+    or the rule's own inline response (``in_library`` False), which belongs to this rule only
+    and is deleted with it. Rules are evaluated by ``position``; when a rule with
+    ``stop_after`` answers a message, the rules after it are not evaluated for that message.
+    """
 
     mailbox = models.ForeignKey(Mailbox, on_delete=models.CASCADE, related_name="rules")
     name = models.CharField(max_length=100)
     active = models.BooleanField(default=True)
+    position = models.PositiveIntegerField(default=0)
+    stop_after = models.BooleanField(
+        default=False, help_text="Later rules are not evaluated for a message this rule answers."
+    )
+    case_sensitive = models.BooleanField(
+        default=False, help_text="Compare condition values with the message case-sensitively."
+    )
     template = models.ForeignKey(EmailTemplate, on_delete=models.PROTECT, related_name="rules")
 
     class Meta:
-        ordering = ("mailbox", "name")
+        ordering = ("mailbox", "position", "name")
         constraints = [
             models.UniqueConstraint(fields=("mailbox", "name"), name="rule_unique_name"),
         ]
@@ -30,20 +43,31 @@ class ConditionField(models.TextChoices):
     """The part of the email a condition looks at."""
 
     SUBJECT = "subject", "Subject"
+    BODY = "body", "Body"
     FROM = "from", "From"
     TO = "to", "To"
     CC = "cc", "Cc"
-    BODY = "body", "Body"
+    # Known only when the server delivers a Bcc header (mail we sent ourselves, some servers'
+    # copies for the blind recipient); otherwise the field is empty.
+    BCC = "bcc", "Bcc"
 
 
 class ConditionOperator(models.TextChoices):
-    """How a condition compares the field with its value (case-insensitive)."""
+    """How a condition compares the field with its value (case-insensitive unless the rule
+    is case-sensitive). ``any_of`` and ``not_any_of`` take one value per line; ``is_empty``
+    and ``not_empty`` take none; ``regex`` takes an RE2 pattern."""
 
     CONTAINS = "contains", "contains"
     NOT_CONTAINS = "not_contains", "does not contain"
     EQUALS = "equals", "is equal to"
+    NOT_EQUALS = "not_equals", "is not equal to"
     STARTS_WITH = "starts_with", "starts with"
     ENDS_WITH = "ends_with", "ends with"
+    ANY_OF = "any_of", "is any of"
+    NOT_ANY_OF = "not_any_of", "is not any of"
+    IS_EMPTY = "is_empty", "is empty"
+    NOT_EMPTY = "not_empty", "is not empty"
+    REGEX = "regex", "matches regex"
 
 
 class RuleCondition(models.Model):
@@ -52,7 +76,7 @@ class RuleCondition(models.Model):
     rule = models.ForeignKey(AutoResponseRule, on_delete=models.CASCADE, related_name="conditions")
     field = models.CharField(max_length=20, choices=ConditionField.choices)
     operator = models.CharField(max_length=20, choices=ConditionOperator.choices)
-    value = models.CharField(max_length=500, blank=True)
+    value = models.CharField(max_length=2000, blank=True)
     position = models.PositiveSmallIntegerField(default=0)
 
     class Meta:

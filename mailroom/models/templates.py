@@ -13,14 +13,28 @@ class TemplateType(models.TextChoices):
 
 
 class EmailTemplate(models.Model):
-    """A named response template; its text lives in :class:`EmailTemplateTranslation` rows."""
+    """A named response template; its text lives in :class:`EmailTemplateTranslation` rows.
 
-    name = models.CharField(max_length=100, unique=True)
+    A library template (``in_library``) has a unique name and may be picked by any rule. A
+    rule's inline response is an EmailTemplate with ``in_library`` False, owned by exactly
+    one rule (the one whose ``template`` it is), not listed in the library; its name is free
+    (the rule's name by convention) and need not be unique.
+    """
+
+    name = models.CharField(max_length=100)
     type = models.CharField(max_length=10, choices=TemplateType.choices, default=TemplateType.TEXT)
     default_language = models.CharField(max_length=10, default="en")
+    in_library = models.BooleanField(default=True)
 
     class Meta:
         ordering = ("name",)
+        constraints = [
+            models.UniqueConstraint(
+                fields=("name",),
+                condition=models.Q(in_library=True),
+                name="template_unique_library_name",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name
