@@ -34,6 +34,8 @@ _ENCODED_LINE_LIMIT = 75
 _OUTPUT_POLICY = policy.SMTP.clone(refold_source="none")
 # What a msg-id may hold between its brackets for us to repeat it: printable ASCII, no space.
 _MSG_ID = re.compile(r"<[\x21-\x3b\x3d\x3f-\x7e]+>")
+# A language tag for Content-Language (RFC 3282, BCP 47), e.g. "de" or "pt-BR"; at most 35.
+_LANGUAGE_TAG = re.compile(r"[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8}){0,5}")
 
 
 _LOCAL_PART = re.compile(r"[A-Za-z0-9]+(?:[.-][A-Za-z0-9]+)*")
@@ -140,13 +142,17 @@ def compose_reply(
     references: list[str],
     loop_token: str,
     date: datetime,
+    language: str | None = None,
 ) -> bytes:
     """Return the autoresponse as RFC 5322 bytes with CRLF line endings.
 
     To is the single to_email; there is never a Cc or Bcc. References is the given references
     with in_reply_to appended; In-Reply-To and References are left out when empty (row A35).
-    Raises ValueError when an address or message_id is not a single plain token, or when
-    loop_token is empty (the loop header is what makes our own mail recognisable).
+    Content-Language is ``language`` when given, which must be a plain language tag (the
+    caller normalises what the sender declared; this module only refuses anything else).
+    Raises ValueError when an address or message_id is not a single plain token, when
+    language is not a tag, or when loop_token is empty (the loop header is what makes our own
+    mail recognisable).
     """
     from_address = _address(from_email, "From")
     message_id = clean_header_text(message_id).strip()
@@ -156,6 +162,8 @@ def compose_reply(
     if not loop_token:
         raise ValueError("loop_token is empty")
     parent, chain = _thread_ids(in_reply_to, references)
+    if language is not None and not (len(language) <= 35 and _LANGUAGE_TAG.fullmatch(language)):
+        raise ValueError(f"not a language tag: {language!r}")
 
     headers: list[tuple[str, str | None]] = [
         ("From", _from_header(clean_header_text(from_name).strip(), from_address)),
@@ -182,4 +190,8 @@ def compose_reply(
         msg.add_alternative(
             html.replace("\x00", ""), subtype="html", charset="utf-8", cte="quoted-printable"
         )
+    # Set after the body: set_content clears Content-* headers and add_alternative moves them
+    # into the first part, where a reader looks for the message's language less.
+    if language is not None:
+        msg.set_raw("Content-Language", language)
     return msg.as_bytes(policy=_OUTPUT_POLICY)

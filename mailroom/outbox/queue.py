@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.utils import timezone
 
 from mailroom import conf
 from mailroom.conversations.ids import conversation_message_id
 from mailroom.mime.compose import compose_reply, make_message_id
+from mailroom.mime.html_text import html_to_text
 from mailroom.mime.parse import ParsedMessage
-from mailroom.models import AutoResponseRule, Message, OutboxMessage, TemplateType
+from mailroom.models import AutoResponseRule, Contact, Message, OutboxMessage, TemplateType
+from mailroom.rendering.language import LanguageChoice, choose_language
 from mailroom.rendering.render import Translation, render
 from mailroom.tasks.dispatch import enqueue
 
@@ -21,6 +25,29 @@ def loop_token() -> str:
     return f"{LOOP_TOKEN_PREFIX}@{conf.MESSAGE_ID_DOMAIN}"
 
 
+@dataclass(frozen=True)
+class QueuedReply:
+    """The outbox row of a queued reply and the language it was written in, with why."""
+
+    outbox: OutboxMessage
+    language: LanguageChoice
+
+
+def reply_language(
+    parsed: ParsedMessage, available: list[str], default: str, contact: Contact | None
+) -> LanguageChoice:
+    """The language to answer ``parsed`` in, among the template's ``available`` translations
+    (the chain is in ``mailroom.rendering.language``)."""
+    return choose_language(
+        available,
+        contact_language=contact.language if contact is not None else "",
+        content_language=parsed.header("Content-Language") or "",
+        accept_language=parsed.header("Accept-Language") or "",
+        body_text=parsed.text_body or html_to_text(parsed.html_body),
+        default=default,
+    )
+
+
 def queue_autoresponse(
     message: Message,
     parsed: ParsedMessage,
@@ -28,15 +55,21 @@ def queue_autoresponse(
     to_email: str,
     *,
     case_number: int | None = None,
-) -> OutboxMessage:
-    """Render ``rule``'s template for ``message`` and add the reply to the outbox."""
+    contact: Contact | None = None,
+) -> QueuedReply:
+    """Render ``rule``'s template for ``message`` in the sender's language (as far as the
+    template has it) and add the reply to the outbox."""
     mailbox = message.mailbox
     template = rule.template
     sender = parsed.from_[0] if parsed.from_ else None
+    translations = [Translation(t.language, t.subject, t.body) for t in template.translations.all()]
+    language = reply_language(
+        parsed, [t.language for t in translations], template.default_language, contact
+    )
     rendered = render(
-        [Translation(t.language, t.subject, t.body) for t in template.translations.all()],
+        translations,
         is_html=template.type == TemplateType.HTML,
-        wanted_languages=[],
+        wanted_languages=[language.translation],
         default_language=template.default_language,
         values={
             "sender_name": sender.name if sender and sender.name else to_email,
@@ -65,6 +98,8 @@ def queue_autoresponse(
         references=parsed.references,
         loop_token=loop_token(),
         date=timezone.now(),
+        # A canonical tag built by choose_language, never the sender's text.
+        language=language.language or None,
     )
     row = OutboxMessage.objects.create(
         mailbox=mailbox,
@@ -76,4 +111,4 @@ def queue_autoresponse(
         raw=raw,
     )
     enqueue("send_outbox", row.pk)
-    return row
+    return QueuedReply(row, language)

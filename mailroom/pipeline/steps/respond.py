@@ -119,11 +119,20 @@ class Respond:
                 # A savepoint: a reply that cannot be composed must not undo the processor's
                 # work (the Case or Lead) nor fail the message.
                 with transaction.atomic():
-                    queue_autoresponse(
-                        ctx.message, ctx.parsed, rule, address, case_number=ctx.case_number
+                    reply = queue_autoresponse(
+                        ctx.message,
+                        ctx.parsed,
+                        rule,
+                        address,
+                        case_number=ctx.case_number,
+                        contact=ctx.contact,
                     )
             except (TemplateMissing, ValueError) as exc:
                 queued.append(f"{rule.name}: reply not queued: {exc}")
                 continue
-            queued.append(f"{rule.name}: reply queued to {address}")
+            language = reply.language
+            queued.append(
+                f"{rule.name}: reply queued to {address} in "
+                f"{language.language or language.translation} ({language.why})"
+            )
         return "; ".join(queued)
