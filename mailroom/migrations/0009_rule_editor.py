@@ -37,7 +37,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='autoresponserule',
             name='stop_after',
-            field=models.BooleanField(default=False, help_text='Later rules are not evaluated for a message this rule answers.'),
+            field=models.BooleanField(default=False, help_text='Later rules are not evaluated for a message this rule matches.'),
         ),
         migrations.AddField(
             model_name='emailtemplate',

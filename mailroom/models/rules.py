@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import models
+from django.db.models.signals import post_delete
 
 from mailroom.models.mailboxes import Mailbox
 from mailroom.models.templates import EmailTemplate
+
+# The longest condition value (a list of values, one per line, or a pattern).
+VALUE_MAX_LENGTH = 2000
 
 
 class AutoResponseRule(models.Model):
@@ -13,8 +19,10 @@ class AutoResponseRule(models.Model):
 
     ``template`` is either a library template (``in_library``), which several rules may pick,
     or the rule's own inline response (``in_library`` False), which belongs to this rule only
-    and is deleted with it. Rules are evaluated by ``position``; when a rule with
-    ``stop_after`` answers a message, the rules after it are not evaluated for that message.
+    and is deleted with it (see :mod:`mailroom.rules.actions`). Rules are evaluated by
+    ``position``, then name; when a rule with ``stop_after`` matches a message, the rules after
+    it are not evaluated for that message, whether its reply is then sent or held back by the
+    loop rules (so a catch-all rule placed after it does not answer instead).
     """
 
     mailbox = models.ForeignKey(Mailbox, on_delete=models.CASCADE, related_name="rules")
@@ -22,7 +30,7 @@ class AutoResponseRule(models.Model):
     active = models.BooleanField(default=True)
     position = models.PositiveIntegerField(default=0)
     stop_after = models.BooleanField(
-        default=False, help_text="Later rules are not evaluated for a message this rule answers."
+        default=False, help_text="Later rules are not evaluated for a message this rule matches."
     )
     case_sensitive = models.BooleanField(
         default=False, help_text="Compare condition values with the message case-sensitively."
@@ -76,7 +84,7 @@ class RuleCondition(models.Model):
     rule = models.ForeignKey(AutoResponseRule, on_delete=models.CASCADE, related_name="conditions")
     field = models.CharField(max_length=20, choices=ConditionField.choices)
     operator = models.CharField(max_length=20, choices=ConditionOperator.choices)
-    value = models.CharField(max_length=2000, blank=True)
+    value = models.CharField(max_length=VALUE_MAX_LENGTH, blank=True)
     position = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
@@ -84,3 +92,15 @@ class RuleCondition(models.Model):
 
     def __str__(self) -> str:
         return f"{self.field} {self.operator} {self.value!r}"
+
+
+def _delete_inline_response(
+    sender: type[AutoResponseRule], instance: AutoResponseRule, **kwargs: Any
+) -> None:
+    """A deleted rule's inline response goes with it (however the rule was deleted)."""
+    EmailTemplate.objects.filter(pk=instance.template_id, in_library=False).delete()
+
+
+post_delete.connect(
+    _delete_inline_response, sender=AutoResponseRule, dispatch_uid="rule_inline_response"
+)
