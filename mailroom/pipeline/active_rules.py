@@ -32,7 +32,8 @@ _entries: dict[int, tuple[float, int, list[AutoResponseRule]]] = {}
 
 
 def active_rules(mailbox: Mailbox) -> list[AutoResponseRule]:
-    """The mailbox's active rules, conditions and template translations prefetched."""
+    """The mailbox's active rules in evaluation order (position, then name), conditions and
+    template translations prefetched."""
     now = time.monotonic()
     with _lock:
         entry = _entries.get(mailbox.pk)
@@ -41,6 +42,7 @@ def active_rules(mailbox: Mailbox) -> list[AutoResponseRule]:
         return entry[2]
     rules = list(
         mailbox.rules.filter(active=True)
+        .order_by("position", "name")
         .select_related("template")
         .prefetch_related("conditions", "template__translations")
     )

@@ -15,21 +15,17 @@ from mailroom.outbox.queue import queue_autoresponse
 from mailroom.pipeline.active_rules import active_rules
 from mailroom.pipeline.base import Context, Stop
 from mailroom.rendering.render import TemplateMissing
-from mailroom.rules.evaluate import ConditionSpec, MessageFields, evaluate
+from mailroom.rules.evaluate import ConditionSpec, MessageFields, evaluate_rule
+from mailroom.rules.fields import message_fields
 
 # RFC 3834 §2: the same response to the same sender at most once in this many days.
 RESPONSE_WINDOW = timedelta(days=7)
 
 
 def _fields(ctx: Context) -> MessageFields:
-    parsed = ctx.parsed
-    return MessageFields(
-        subject=parsed.subject,
-        from_=[a.email for a in parsed.from_] + [a.name for a in parsed.from_],
-        to=[a.email for a in parsed.to],
-        cc=[a.email for a in parsed.cc],
-        body=parsed.text_body,
-    )
+    """What rule conditions see of the message (:func:`message_fields`). Bcc is known only
+    where the server delivers a Bcc header in the stored message; otherwise it is empty."""
+    return message_fields(ctx.parsed)
 
 
 def _suppression(ctx: Context) -> str | None:
@@ -87,15 +83,25 @@ class Respond:
         fields = _fields(ctx)
         hits: list[str] = []
         misses: list[str] = []
+        failures: list[str] = []
+        # In order of position; a matching "stop after this rule" rule ends the evaluation,
+        # so the rules after it are neither hits nor misses for this message.
         for rule in rules:
             conditions = [
                 ConditionSpec(c.field, c.operator, c.value) for c in rule.conditions.all()
             ]
-            (hits if evaluate(conditions, fields) else misses).append(rule.name)
+            result = evaluate_rule(conditions, fields, case_sensitive=rule.case_sensitive)
+            if not result.matched:
+                misses.append(rule.name)
+                failures.append(f"{rule.name}: {result.failed.text if result.failed else ''}")
+                continue
+            hits.append(rule.name)
+            if rule.stop_after:
+                break
         ctx.record.rule_hits = hits
         ctx.record.rule_misses = misses
         if not hits:
-            return "no rule matched"
+            return "no rule matched (" + "; ".join(failures) + ")"
         reason = _suppression(ctx)
         if reason:
             metrics.SUPPRESSED.inc()
