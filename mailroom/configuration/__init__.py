@@ -14,7 +14,9 @@ Format (version 1), documented in docs/configuration.md::
                     "history": {"mode", "days", "convert"},
                     "folders": [{"name", "selected"}, …],
                     "access": {"users": [user names], "roles": [group names]},
-                    "rules": [{"name", "active", "template",
+                    "rules": [{"name", "active", "position", "stop_after", "case_sensitive",
+                               "template" | "response": {"type", "default_language",
+                                                         "translations": […]},
                                "conditions": [{"field", "operator", "value"}, …]}, …]}, …]}
 
 Passwords are never exported; an import keeps a mailbox's stored password, and so refuses to

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from mailroom.configuration.rules import rule_document, template_document
 from mailroom.models import EmailTemplate, LeadSource, Mailbox, SalesChannel
 
 FORMAT = "mailroom-config"
@@ -42,16 +43,10 @@ def mailbox_document(mailbox: Mailbox) -> dict[str, Any]:
             "roles": sorted(g.name for g in mailbox.authorized_groups.all()),
         },
         "rules": [
-            {
-                "name": rule.name,
-                "active": rule.active,
-                "template": rule.template.name,
-                "conditions": [
-                    {"field": c.field, "operator": c.operator, "value": c.value}
-                    for c in rule.conditions.all()
-                ],
-            }
-            for rule in mailbox.rules.select_related("template").prefetch_related("conditions")
+            rule_document(rule)
+            for rule in mailbox.rules.order_by("position", "name")
+            .select_related("template")
+            .prefetch_related("conditions", "template__translations")
         ],
     }
 
@@ -68,17 +63,10 @@ def export_configuration() -> dict[str, Any]:
         "sales_channels": [
             {"name": c.name, "active": c.active} for c in SalesChannel.objects.all()
         ],
+        # The library; a rule's inline response is exported with the rule.
         "templates": [
-            {
-                "name": t.name,
-                "type": t.type,
-                "default_language": t.default_language,
-                "translations": [
-                    {"language": tr.language, "subject": tr.subject, "body": tr.body}
-                    for tr in t.translations.all()
-                ],
-            }
-            for t in EmailTemplate.objects.prefetch_related("translations")
+            template_document(t)
+            for t in EmailTemplate.objects.filter(in_library=True).prefetch_related("translations")
         ],
         "mailboxes": [
             mailbox_document(m)

@@ -10,8 +10,10 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
 
+from mailroom.configuration.errors import ConfigurationInvalid, require
 from mailroom.configuration.export import FORMAT, VERSION
 from mailroom.configuration.export import mailbox_document as _mailbox_document
+from mailroom.configuration.rules import import_rule, validate_rule, validate_template
 from mailroom.crm.lists import import_lead_sources, lead_choice_refusals
 from mailroom.mailboxes.actions import (
     MailboxInput,
@@ -21,17 +23,12 @@ from mailroom.mailboxes.actions import (
     set_folders,
 )
 from mailroom.models import (
-    AutoResponseRule,
-    ConditionField,
-    ConditionOperator,
     EmailTemplate,
     EmailTemplateTranslation,
     Encryption,
     HistoryMode,
     Mailbox,
-    RuleCondition,
     SalesChannel,
-    TemplateType,
 )
 from mailroom.pipeline.processors.registry import load_processor, registered
 from mailroom.transport.errors import BadArgument
@@ -50,13 +47,9 @@ _PATHS = {
 }
 
 
-class ConfigurationInvalid(Exception):
-    """The document cannot be imported; the message says where and why. Nothing was changed."""
+__all__ = ["ConfigurationInvalid", "import_configuration"]
 
-
-def _require(condition: bool, where: str, message: str) -> None:
-    if not condition:
-        raise ConfigurationInvalid(f"{where}: {message}")
+_require = require
 
 
 def _is_email(value: object) -> bool:
@@ -144,13 +137,11 @@ def _validate(doc: Any) -> None:
     _require(doc.get("format") == FORMAT, "format", f"must be {FORMAT!r}")
     _require(doc.get("version") == VERSION, "version", f"must be {VERSION}")
     _validate_lead_sources(doc.get("lead_sources", []))
-    templates = {t.get("name") for t in doc.get("templates", [])}
-    templates |= set(EmailTemplate.objects.values_list("name", flat=True))
+    _require(isinstance(doc.get("templates", []), list), "templates", "must be a list")
     for i, t in enumerate(doc.get("templates", [])):
-        _require(bool(t.get("name")), f"templates[{i}].name", "is required")
-        _require(
-            t.get("type", "text") in TemplateType.values, f"templates[{i}].type", "text or html"
-        )
+        validate_template(t, f"templates[{i}]")
+    templates = {t["name"] for t in doc.get("templates", [])}
+    templates |= set(EmailTemplate.objects.filter(in_library=True).values_list("name", flat=True))
     for i, m in enumerate(doc.get("mailboxes", [])):
         where = f"mailboxes[{i}]"
         _require(isinstance(m, dict), where, "must be an object")
@@ -169,20 +160,9 @@ def _validate(doc: Any) -> None:
             )
         kind = m.get("processor", {}).get("kind", "none")
         _require(kind in registered(), f"{where}.processor.kind", f"unknown processor {kind!r}")
+        _require(isinstance(m.get("rules", []), list), f"{where}.rules", "must be a list")
         for j, rule in enumerate(m.get("rules", [])):
-            rwhere = f"{where}.rules[{j}]"
-            _require(bool(rule.get("name")), f"{rwhere}.name", "is required")
-            _require(rule.get("template") in templates, f"{rwhere}.template", "unknown template")
-            for k, c in enumerate(rule.get("conditions", [])):
-                cwhere = f"{rwhere}.conditions[{k}]"
-                _require(
-                    c.get("field") in ConditionField.values, f"{cwhere}.field", "unknown field"
-                )
-                _require(
-                    c.get("operator") in ConditionOperator.values,
-                    f"{cwhere}.operator",
-                    "unknown operator",
-                )
+            validate_rule(rule, f"{where}.rules[{j}]", templates)
 
 
 def _merged(existing: Mailbox | None, m: dict[str, Any]) -> dict[str, Any]:
@@ -275,19 +255,7 @@ def _import_mailbox(m: dict[str, Any], where: str) -> None:
         ],
     )
     for rule_doc in m.get("rules", []):
-        rule, _ = AutoResponseRule.objects.update_or_create(
-            mailbox=mailbox,
-            name=rule_doc["name"],
-            defaults={
-                "active": rule_doc.get("active", True),
-                "template": EmailTemplate.objects.get(name=rule_doc["template"]),
-            },
-        )
-        rule.conditions.all().delete()
-        RuleCondition.objects.bulk_create(
-            RuleCondition(rule=rule, position=k, **c)
-            for k, c in enumerate(rule_doc.get("conditions", []))
-        )
+        import_rule(mailbox, rule_doc)
 
 
 @transaction.atomic
@@ -303,6 +271,7 @@ def import_configuration(doc: Any) -> None:
     for t in doc.get("templates", []):
         template, _ = EmailTemplate.objects.update_or_create(
             name=t["name"],
+            in_library=True,
             defaults={
                 "type": t.get("type", "text"),
                 "default_language": t.get("default_language", "en"),
