@@ -13,6 +13,7 @@ from mailroom.web.views import (
     messages,
     monitoring,
     records,
+    rules,
 )
 
 urlpatterns: list[URLPattern] = [
@@ -43,6 +44,13 @@ urlpatterns: list[URLPattern] = [
         "mailboxes/<int:mailbox_id>/delete/",
         mailbox_delete.mailbox_delete,
         name="mailbox-delete",
+    ),
+    path("mailboxes/<int:mailbox_id>/rules/new/", rules.rule_form, name="rule-create"),
+    path("mailboxes/<int:mailbox_id>/rules/<int:rule_id>/", rules.rule_form, name="rule-edit"),
+    path(
+        "mailboxes/<int:mailbox_id>/rules/<int:rule_id>/delete/",
+        rules.rule_delete,
+        name="rule-delete",
     ),
     path("messages/<int:message_id>/", messages.message_detail, name="message-detail"),
     path(

@@ -15,6 +15,7 @@ from mailroom.crm.lists import sales_channel_active
 from mailroom.mailboxes.actions import dismiss_alert, request_sync
 from mailroom.models import Folder
 from mailroom.pipeline.processors.registry import processor_label
+from mailroom.rules.describe import rule_rows
 from mailroom.web.health import history_summary, mailbox_health, when
 
 # Selected folders in the order mail clients show them: INBOX first, then alphabetically.
@@ -68,6 +69,7 @@ def mailbox_detail(request: HttpRequest, mailbox_id: int) -> HttpResponse:
             "processor_label": processor_label(mailbox.processor_kind),
             "lead_paused": mailbox.processor_kind == "lead" and not sales_channel_active(),
             "can_manage": is_admin(request.user),
+            "rules": rule_rows(mailbox),
         },
     )
 

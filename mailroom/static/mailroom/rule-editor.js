@@ -1,0 +1,97 @@
+/* The rule editor: condition rows and language rows added ("+ Add") and removed ("x") without
+   a page reload, the response's parts shown for the choice made, and placeholders inserted
+   where the cursor is. Without JavaScript the same buttons work by posting the form: "+ Add"
+   returns the page with one more row, and a ticked "x" removes its row when the rule is saved. */
+(function () {
+  "use strict";
+
+  var NO_VALUE = ["is_empty", "not_empty"];
+
+  function addRow(prefix, container, template) {
+    var total = document.getElementById("id_" + prefix + "-TOTAL_FORMS");
+    var index = Number(total.value);
+    var html = template.innerHTML.replace(/__prefix__/g, String(index));
+    var holder = document.createElement("div");
+    holder.innerHTML = html.trim();
+    var row = holder.firstElementChild;
+    container.appendChild(row);
+    total.value = String(index + 1);
+    wireRow(row);
+    var first = row.querySelector("select, input:not([type=checkbox]), textarea");
+    if (first) { first.focus(); }
+  }
+
+  function wireRow(row) {
+    var remove = row.querySelector(".remove input[type=checkbox]");
+    if (remove) {
+      remove.addEventListener("change", function () { row.hidden = remove.checked; });
+      row.hidden = remove.checked;
+    }
+    var operator = row.querySelector("select[name$='-operator']");
+    var value = row.querySelector("textarea[name$='-value']");
+    if (operator && value) {
+      var update = function () {
+        var none = NO_VALUE.indexOf(operator.value) >= 0;
+        value.hidden = none;
+        value.disabled = none;
+      };
+      operator.addEventListener("change", update);
+      update();
+    }
+  }
+
+  function wireAdd(buttonId, prefix, containerId, templateId) {
+    var button = document.getElementById(buttonId);
+    var container = document.getElementById(containerId);
+    var template = document.getElementById(templateId);
+    if (!button || !container || !template) { return; }
+    button.addEventListener("click", function (event) {
+      event.preventDefault();
+      addRow(prefix, container, template);
+    });
+  }
+
+  function wireResponse() {
+    var radios = document.querySelectorAll("input[name='response']");
+    var update = function () {
+      var chosen = document.querySelector("input[name='response']:checked");
+      var value = chosen ? chosen.value : "inline";
+      document.querySelectorAll("[data-response]").forEach(function (part) {
+        part.hidden = part.dataset.response !== value;
+      });
+    };
+    radios.forEach(function (radio) { radio.addEventListener("change", update); });
+    update();
+  }
+
+  function wirePlaceholders() {
+    var target = null;
+    document.addEventListener("focusin", function (event) {
+      var el = event.target;
+      if (el.matches && el.matches("#text-rows input[name$='-subject'], #text-rows textarea")) {
+        target = el;
+      }
+    });
+    document.querySelectorAll("button.placeholder").forEach(function (button) {
+      button.addEventListener("click", function () {
+        var field = target || document.querySelector("#text-rows textarea");
+        if (!field) { return; }
+        var text = "{{ " + button.dataset.placeholder + " }}";
+        var start = field.selectionStart || 0;
+        var end = field.selectionEnd || 0;
+        field.value = field.value.slice(0, start) + text + field.value.slice(end);
+        field.focus();
+        field.selectionStart = field.selectionEnd = start + text.length;
+      });
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    if (!document.getElementById("rule-form")) { return; }
+    document.querySelectorAll("[data-row]").forEach(wireRow);
+    wireAdd("add-condition", "conditions", "condition-rows", "condition-template");
+    wireAdd("add-language", "texts", "text-rows", "text-template");
+    wireResponse();
+    wirePlaceholders();
+  });
+})();
