@@ -111,9 +111,31 @@ ADMIN_PASSWORD = os.environ.get("MAILROOM_ADMIN_PASSWORD", "")
 # Development switch: Django's debug pages. Never in production.
 DEBUG = env_bool("MAILROOM_DEBUG", False)
 
-# Mail older than this (by the server's arrival time) is never answered automatically: a first
-# sync of an old folder or a backlog after an outage must not send a wave of stale replies.
+# Loop safety of the autoresponder (docs/autoresponse.md).
+# Mail older than this is never answered automatically, by the server's arrival time and by its
+# Date header alike: a first sync of an old folder, a backlog after an outage or a message
+# written days ago must not get a stale reply. The Date, from the sender's clock, gets
+# MAILROOM_AUTORESPONSE_CLOCK_SKEW_MINUTES of slack.
 AUTORESPONSE_MAX_AGE_HOURS = env_int("MAILROOM_AUTORESPONSE_MAX_AGE_HOURS", 24, minimum=1)
+AUTORESPONSE_CLOCK_SKEW_MINUTES = env_int(
+    "MAILROOM_AUTORESPONSE_CLOCK_SKEW_MINUTES", 120, minimum=0
+)
+
+# One answer per sender and rule in this many days (RFC 3834 section 2 recommends 7).
+AUTORESPONSE_WINDOW_DAYS = env_int("MAILROOM_AUTORESPONSE_WINDOW_DAYS", 7, minimum=1)
+
+# At most this many answers per mailbox in any 60 minutes; beyond it mail is not answered and
+# one administrator alert is raised (forged senders must not turn us into a mailbomb).
+AUTORESPONSE_MAX_PER_HOUR = env_int("MAILROOM_AUTORESPONSE_MAX_PER_HOUR", 100, minimum=1)
+
+# An address an answer bounced from (a delivery report quoting it came back) is not answered
+# again for this many days.
+AUTORESPONSE_BOUNCE_BLOCK_DAYS = env_int("MAILROOM_AUTORESPONSE_BOUNCE_BLOCK_DAYS", 60, minimum=1)
+
+# Answer the From address of mail that has no Return-Path header at all, under the conditions
+# of docs/autoresponse.md. Off by default: without a Return-Path nothing is answered. Turn it on
+# only for a server that hides the Return-Path (RFC 3834 section 4 allows it to a service).
+AUTORESPONSE_FROM_FALLBACK = env_bool("MAILROOM_AUTORESPONSE_FROM_FALLBACK", False)
 
 # --- The scale-out shape (docs/deploy.md) -------------------------------------------------------
 # PostgreSQL instead of the SQLite file: postgres://user:password@host:port/name[?sslmode=…].

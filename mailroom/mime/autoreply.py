@@ -8,6 +8,7 @@ own-Message-ID checks need the database and live with the pipeline step that cal
 from __future__ import annotations
 
 import re
+from datetime import datetime, timedelta
 from email.message import Message
 
 from mailroom.mime.addresses import is_sendable
@@ -115,9 +116,11 @@ def _local_part(address: str) -> str:
     return address.rpartition("@")[0] if "@" in address else address
 
 
-def _return_path(msg: ParsedMessage) -> str | None:
+def _return_path(msg: ParsedMessage, from_fallback: bool) -> str | None:
     if msg.return_path is None:
-        return "no Return-Path"
+        # With the From fallback on, a missing Return-Path is the server hiding it, not a sign
+        # of automatic mail: reply_address decides whether the From may be answered instead.
+        return None if from_fallback else "no Return-Path"
     if msg.return_path == "":
         return "null Return-Path"
     local = _local_part(msg.return_path).strip('"')
@@ -142,27 +145,124 @@ def _robot_sender(msg: ParsedMessage) -> str | None:
     return None
 
 
-def automated_reason(msg: ParsedMessage) -> str | None:
+def automated_reason(msg: ParsedMessage, *, from_fallback: bool = False) -> str | None:
     """Return why msg is automatic mail that must never be answered, or None if it may be.
 
     The checks are header facts only; a Subject starting "Auto:" is deliberately not one
-    (RFC 3834 section 3.1.5, row A31).
+    (RFC 3834 section 3.1.5, row A31). A missing Return-Path is one, unless ``from_fallback``
+    (``MAILROOM_AUTORESPONSE_FROM_FALLBACK``) says the server hides it: see
+    :func:`reply_address`.
     """
     for check in (_auto_submitted, _precedence, _marker_headers, _report, _robot_sender):
         reason = check(msg)
         if reason is not None:
             return reason
-    return _return_path(msg)
+    return _return_path(msg, from_fallback)
 
 
-def reply_address(msg: ParsedMessage) -> str | None:
-    """Return the one address an autoresponse may go to: the Return-Path, or None.
+def reply_address(msg: ParsedMessage, *, from_fallback: bool = False) -> str | None:
+    """Return the one address an autoresponse may go to, or None when there is none.
 
-    RFC 3834 section 4: never From, Reply-To or Sender, even when the Return-Path is missing or
-    null. The address must be a single plain ASCII local@domain that a reply can be sent to.
+    RFC 3834 section 4: the Return-Path, never Reply-To or Sender. A Return-Path of ``<>`` or
+    one that is not a single plain ASCII local@domain means no answer.
+
+    Without any Return-Path header (row A13) there is no answer either, unless the From
+    fallback is on (``from_fallback``, ``MAILROOM_AUTORESPONSE_FROM_FALLBACK``): for
+    servers that hide the Return-Path over IMAP, section 4 lets a service responder use From
+    "provided this behavior is precisely defined". It is, in docs/autoresponse.md, and here:
+    see :func:`from_fallback_refusal`.
     """
-    if msg.return_path and is_sendable(msg.return_path):
-        return msg.return_path
+    if msg.return_path is not None:
+        return msg.return_path if msg.return_path and is_sendable(msg.return_path) else None
+    if not from_fallback or from_fallback_refusal(msg) is not None:
+        return None
+    return msg.from_[0].email
+
+
+# RFC 2142 role mailboxes and the usual administrative ones: shared addresses read by teams or
+# other ticket systems, which a From we cannot check against a Return-Path must not be.
+_ROLE_LOCAL_PARTS = frozenset(
+    {
+        "abuse", "admin", "administrator", "billing", "ftp", "help", "helpdesk", "hostmaster",
+        "info", "marketing", "news", "noc", "root", "sales", "security", "support", "usenet",
+        "uucp", "webmaster", "www",
+    }
+)  # fmt: skip
+# Top-level domains that never route on the public Internet (RFC 2606, RFC 6761, RFC 6762).
+_UNROUTABLE_TLDS = frozenset({"invalid", "localhost", "local", "internal", "arpa", "home", "lan"})
+_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
+_TLD = re.compile(r"[a-z]{2,63}|xn--[a-z0-9-]{1,59}")
+
+
+def from_fallback_refusal(msg: ParsedMessage) -> str | None:
+    """Why the From of a message without Return-Path may not be answered, or None if it may.
+
+    The fallback's definition, every condition required:
+
+    1. exactly one From field naming exactly one address (RFC 3834 section 3.1.3: one
+       recipient; row A33);
+    2. that address is a single plain ASCII local@domain;
+    3. no Sender field, or one naming the same address (someone sending on another's behalf,
+       a list or a mailing service, is not the author);
+    4. no Reply-To naming another address (mail asking for answers elsewhere is bulk or
+       phishing more often than not; and Reply-To is never answered, section 4);
+    5. the local part is neither a robot's (MAILER-DAEMON, owner-, -request, noreply …) nor a
+       role mailbox (RFC 2142: info, sales, support, abuse …), so that two shared mailboxes do
+       not answer each other;
+    6. the domain is plausible: at least two labels of letters, digits and hyphens, a
+       top-level domain of letters (or an IDN ``xn--`` label), not one that never routes
+       (``invalid``, ``localhost``, ``local`` …).
+    """
+    authors = [address.email for address in msg.from_]
+    if len(msg.header_all("From")) != 1 or len(authors) != 1:
+        return "not exactly one From address"
+    author = authors[0]
+    if not is_sendable(author):
+        return "the From address is not a plain address"
+    if msg.sender is not None and msg.sender.email.lower() != author.lower():
+        return "a Sender other than the From"
+    if any(address.email.lower() != author.lower() for address in msg.reply_to):
+        return "a Reply-To other than the From"
+    local, _, domain = author.rpartition("@")
+    if _ROBOT_LOCAL_PART.fullmatch(local) or local.lower() in _ROLE_LOCAL_PARTS:
+        return f"the From is a robot or role address ({local})"
+    labels = domain.lower().split(".")
+    if (
+        len(labels) < 2
+        or not all(_LABEL.fullmatch(label) for label in labels)
+        or not _TLD.fullmatch(labels[-1])
+        or labels[-1] in _UNROUTABLE_TLDS
+    ):
+        return f"the From domain {domain} is not plausible"
+    return None
+
+
+def stale_reason(
+    *,
+    arrived: datetime | None,
+    dated: datetime | None,
+    now: datetime,
+    max_age: timedelta,
+    skew: timedelta,
+) -> str | None:
+    """Why a message is too old to answer, or None: both its ages must be within ``max_age``.
+
+    ``arrived`` is the server's arrival time (IMAP INTERNALDATE): it catches the backlog after
+    an outage and the first sync of an old folder (row A40, F22). ``dated`` is the Date
+    header, the sender's clock: it catches mail written long ago that arrives now (held in a
+    queue, re-sent, migrated by IMAP APPEND, which sets a fresh arrival time). A thank-you
+    days after someone wrote is confusing at best, so either age alone suppresses; the Date,
+    set by a clock we do not control, gets ``skew`` of slack. A time in the future is never
+    stale (a sender's clock running ahead is no reason to stay silent). A missing time is not
+    judged. See docs/autoresponse.md.
+    """
+    hours = max_age.total_seconds() / 3600
+    if arrived is not None and now - arrived > max_age:
+        age = (now - arrived).total_seconds() / 3600
+        return f"arrived {age:.0f} hours ago, over the {hours:.0f}-hour limit"
+    if dated is not None and now - dated > max_age + skew:
+        age = (now - dated).total_seconds() / 3600
+        return f"dated {age:.0f} hours ago, over the {hours:.0f}-hour limit"
     return None
 
 

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from mailroom.mime.autoreply import automated_reason, reply_address
+from mailroom.mime.autoreply import (
+    automated_reason,
+    from_fallback_refusal,
+    reply_address,
+    stale_reason,
+)
 from mailroom.mime.parse import ParsedMessage, parse_message
 from tests.mime.helpers import build, corpus_files
 
@@ -255,3 +261,111 @@ def test_it_answers_the_messages_that_only_look_like_bounces() -> None:
     assert len(paths) == 2
     for path in paths:
         assert automated_reason(parse_message(path.read_bytes())) is None, path.name
+
+
+# The From fallback for servers that hide the Return-Path (docs/autoresponse.md): each row is
+# a message without Return-Path, and the address answered with the fallback on (None: none).
+FALLBACK_ROWS = [
+    ("plain author", ("From: Alice <alice@cust.test>",), "alice@cust.test"),
+    ("Sender the same", ("From: alice@cust.test", "Sender: ALICE@cust.test"), "alice@cust.test"),
+    (
+        "Reply-To the same",
+        ("From: alice@cust.test", "Reply-To: alice@cust.test"),
+        "alice@cust.test",
+    ),
+    ("IDN domain", ("From: alice@xn--mller-kva.example",), "alice@xn--mller-kva.example"),
+    ("two authors", ("From: a@cust.test, b@cust.test",), None),
+    ("two From fields", ("From: a@cust.test", "From: b@cust.test"), None),
+    ("no From", ("To: support@crm.test",), None),
+    ("Sender differs", ("From: alice@cust.test", "Sender: news@mailer.test"), None),
+    ("Reply-To differs", ("From: alice@cust.test", "Reply-To: other@cust.test"), None),
+    ("robot", ("From: MAILER-DAEMON@cust.test",), None),
+    ("noreply", ("From: no-reply@cust.test",), None),
+    ("list owner", ("From: owner-news@cust.test",), None),
+    ("role info", ("From: info@cust.test",), None),
+    ("role support", ("From: Support <SUPPORT@cust.test>",), None),
+    ("single-label domain", ("From: alice@localhost",), None),
+    ("unroutable TLD", ("From: alice@host.invalid",), None),
+    ("local TLD", ("From: alice@printer.local",), None),
+    ("numeric TLD", ("From: alice@10.0.0.1",), None),
+    ("bad label", ("From: alice@-cust.test",), None),
+    ("quoted local part", ('From: "a b"@cust.test',), None),
+    ("non-ASCII address", ("From: jörg@cust.test",), None),
+]
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [(headers, expected) for _name, headers, expected in FALLBACK_ROWS],
+    ids=[name for name, _headers, _expected in FALLBACK_ROWS],
+)
+def test_it_falls_back_to_a_single_plausible_from_only_when_allowed(
+    headers: tuple[str, ...], expected: str | None
+) -> None:
+    msg = parse_message(build(*headers, "Subject: Question"))
+    assert reply_address(msg, from_fallback=True) == expected
+    assert (from_fallback_refusal(msg) is None) == (expected is not None)
+    # Off (the default), a message without Return-Path is never answered (A13).
+    assert reply_address(msg, from_fallback=False) is None
+
+
+def test_it_never_falls_back_when_the_return_path_is_there() -> None:
+    # A null or unusable Return-Path is the sender saying "do not answer": never the From.
+    for return_path in ("<>", "<MAILER-DAEMON>", '<"a b"@cust.test>'):
+        msg = parse_message(build(f"Return-Path: {return_path}", "From: alice@cust.test"))
+        assert reply_address(msg, from_fallback=True) is None
+
+
+def test_a_hidden_return_path_is_no_sign_of_automatic_mail_with_the_fallback() -> None:
+    msg = parse_message(build("From: alice@cust.test", "Subject: Question"))
+    assert reply_address(msg) is None
+    assert automated_reason(msg) == "no Return-Path"
+    assert automated_reason(msg, from_fallback=True) is None
+    # The other signs still are.
+    robot = parse_message(build("From: alice@cust.test", "Auto-Submitted: auto-replied"))
+    assert automated_reason(robot, from_fallback=True) == "Auto-Submitted: auto-replied"
+
+
+NOW = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
+HOUR = timedelta(hours=1)
+
+# (name, arrived, dated, stale?) with a 24-hour limit and 2 hours of clock skew for the Date.
+STALE_ROWS = [
+    ("fresh", NOW - HOUR, NOW - HOUR, False),
+    ("arrived long ago", NOW - 25 * HOUR, NOW - 25 * HOUR, True),
+    ("backlog: written now, fetched after an outage", NOW - 30 * HOUR, NOW - 30 * HOUR, True),
+    ("dated three days ago, arrived now", NOW - timedelta(minutes=1), NOW - 72 * HOUR, True),
+    ("Date a little past the limit: clock skew", NOW, NOW - 25 * HOUR, False),
+    ("Date past the limit and the skew", NOW, NOW - 27 * HOUR, True),
+    ("Date in the future", NOW, NOW + 48 * HOUR, False),
+    ("arrival in the future (server clock)", NOW + HOUR, NOW, False),
+    ("no Date", NOW - HOUR, None, False),
+    ("no Date, arrived long ago", NOW - 25 * HOUR, None, True),
+    ("no arrival time", None, NOW - HOUR, False),
+    ("no arrival time, dated long ago", None, NOW - 30 * HOUR, True),
+    ("neither", None, None, False),
+]
+
+
+@pytest.mark.parametrize(
+    ("arrived", "dated", "stale"),
+    [(arrived, dated, stale) for _name, arrived, dated, stale in STALE_ROWS],
+    ids=[row[0] for row in STALE_ROWS],
+)
+def test_it_judges_age_by_arrival_and_by_date(
+    arrived: datetime | None, dated: datetime | None, stale: bool
+) -> None:
+    # A40 and the "dated three days ago, arrived now": both ages must be fresh.
+    reason = stale_reason(arrived=arrived, dated=dated, now=NOW, max_age=24 * HOUR, skew=2 * HOUR)
+    assert (reason is not None) == stale, reason
+
+
+def test_it_says_which_age_was_too_old() -> None:
+    by_arrival = stale_reason(
+        arrived=NOW - 30 * HOUR, dated=NOW, now=NOW, max_age=24 * HOUR, skew=HOUR
+    )
+    by_date = stale_reason(
+        arrived=NOW, dated=NOW - 72 * HOUR, now=NOW, max_age=24 * HOUR, skew=HOUR
+    )
+    assert by_arrival == "arrived 30 hours ago, over the 24-hour limit"
+    assert by_date == "dated 72 hours ago, over the 24-hour limit"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from mailroom import conf
 from mailroom.mime.autoreply import automated_reason
 from mailroom.models import Message
 from mailroom.pipeline.base import Context, Stop
@@ -25,12 +26,19 @@ class Classify:
         automated = cache.setdefault("automated", {})
         for message in messages:
             parsed[message.pk] = parsed_from_row(message)
-            automated[message.pk] = automated_reason(parsed[message.pk])
+            automated[message.pk] = automated_reason(
+                parsed[message.pk], from_fallback=conf.AUTORESPONSE_FROM_FALLBACK
+            )
 
     def run(self, ctx: Context) -> str | Stop:
         known: dict[int, str | None] = ctx.cache.get("automated", {})
         pk = ctx.message.pk
-        ctx.automated_reason = known[pk] if pk in known else automated_reason(ctx.parsed)
+        if pk in known:
+            ctx.automated_reason = known[pk]
+        else:
+            ctx.automated_reason = automated_reason(
+                ctx.parsed, from_fallback=conf.AUTORESPONSE_FROM_FALLBACK
+            )
         return (
             f"automatic: {ctx.automated_reason}" if ctx.automated_reason else "written by a person"
         )
