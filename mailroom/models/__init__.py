@@ -1,6 +1,7 @@
 """mailroom's data model, one module per aggregate, re-exported here."""
 
 from mailroom.models.alerts import Alert
+from mailroom.models.answers import AnswerRecord
 from mailroom.models.conversations import Contact, Conversation, MessageReference
 from mailroom.models.crm import (
     Case,
@@ -36,6 +37,7 @@ from mailroom.models.watchers import WatchProcess
 __all__ = [
     "AccountType",
     "Alert",
+    "AnswerRecord",
     "Attachment",
     "AutoResponseRule",
     "Case",
