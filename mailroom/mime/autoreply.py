@@ -39,10 +39,22 @@ _REPORT_PARTS = frozenset(
     }
 )
 # Return addresses of robots (RFC 3834 section 2, RFC 5230 section 4.6), and the house rule
-# for noreply-style addresses, with or without +tags or suffixes.
+# for noreply-style addresses, with or without +tags or suffixes. The list managers' own
+# addresses are generalised rather than listed one product at a time: Mailman's
+# list-admin/-owner/-bounces/-request, ezmlm's and Sympa's -help and owner- forms, and bounce
+# addresses (VERP tags after + or =).
 _ROBOT_LOCAL_PART = re.compile(
-    r"(?:mailer-daemon|postmaster|listserv|majordomo)(?:\+.*)?|owner-.+|.+-request"
+    r"(?:mailer-daemon|postmaster|listserv|majordomo|mailman|sympa|bounces?)(?:[+=].*)?"
+    r"|owner-.+|.+-(?:request|admin|owner|bounces?|help)(?:[+=].*)?"
     r"|(?:no-?reply|do-?not-?reply)(?:[+._-].*)?",
+    re.IGNORECASE,
+)
+# Headers that list managers stamp on what they distribute, beyond RFC 2369/2919's List-*:
+# Mailman (X-Mailman-*, X-BeenThere), ezmlm (Mailing-List, X-Ezmlm-*), vger
+# (X-Mailing-List), Sympa, Lyris, LISTSERV and others (X-Listserver, X-List-Server, X-List).
+_LIST_MANAGER_HEADER = re.compile(
+    r"x-mailman-.+|x-beenthere|(?:x-)?mailing-list|x-ezmlm-.+|x-sympa-.+|x-lyris-.+"
+    r"|x-list(?:-?server|processor.*|member|-?id)?",
     re.IGNORECASE,
 )
 # Senders that only ever send reports, and whose reports carry no standard marker: Microsoft's
@@ -83,6 +95,9 @@ def _marker_headers(msg: ParsedMessage) -> str | None:
     list_headers = sorted(name for key, name in names.items() if key.startswith("list-"))
     if list_headers:
         return f"{list_headers[0]} header"
+    managers = sorted(name for key, name in names.items() if _LIST_MANAGER_HEADER.fullmatch(key))
+    if managers:
+        return f"{managers[0]} header (a list manager)"
     for header in (*_LOOP_HEADERS, *_AUTORESPONDER_HEADERS):
         if header.lower() in names:
             return f"{header} header"
@@ -308,8 +323,8 @@ def automated_kind(msg: ParsedMessage) -> str:
         or _OUT_OF_OFFICE_SUBJECT.match(msg.subject)
     ):
         return OUT_OF_OFFICE
-    if any(name.startswith("list-") for name in names) or any(
-        _keyword(v) in ("list", "bulk") for v in msg.header_all("Precedence")
-    ):
+    if any(
+        name.startswith("list-") or _LIST_MANAGER_HEADER.fullmatch(name) for name in names
+    ) or any(_keyword(v) in ("list", "bulk") for v in msg.header_all("Precedence")):
         return LIST_MAIL
     return AUTOMATIC_MAIL

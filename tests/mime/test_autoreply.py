@@ -369,3 +369,52 @@ def test_it_says_which_age_was_too_old() -> None:
     )
     assert by_arrival == "arrived 30 hours ago, over the 24-hour limit"
     assert by_date == "dated 72 hours ago, over the 24-hour limit"
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "X-Mailman-Version: 2.1.39",
+        "X-BeenThere: news@lists.cust.test",
+        "Mailing-List: contact news-help@lists.cust.test; run by ezmlm",
+        "X-Mailing-List: linux-kernel@vger.kernel.org",
+        "X-Listserver: CommuniGate Pro LIST 6.3",
+        "X-List-Server: LISTPROC 8.2",
+        "X-Ezmlm-Version: 0.53",
+        "X-Sympa-To: news@lists.cust.test",
+        "X-Lyris-Message-Id: <x@cust.test>",
+    ],
+)
+def test_it_suppresses_mail_a_list_manager_distributed(header: str) -> None:
+    # The list notice: marked only by a list server's own header. Any list manager's
+    # header counts, not one product's.
+    reason = automated_reason(_message(header))
+    assert reason is not None and reason.endswith("header (a list manager)")
+
+
+@pytest.mark.parametrize(
+    "local",
+    [
+        "news-admin",
+        "news-owner",
+        "news-bounces",
+        "news-bounces+alice=cust.test",
+        "news-help",
+        "mailman",
+        "bounce",
+        "bounces=x",
+        "sympa",
+    ],
+)
+def test_it_suppresses_the_addresses_list_managers_send_from(local: str) -> None:
+    # The list notice came from an ...-admin address; every list-manager form counts.
+    msg = _message(
+        base=(f"Return-Path: <{local}@lists.cust.test>", f"From: {local}@lists.cust.test")
+    )
+    assert automated_reason(msg) is not None
+
+
+@pytest.mark.parametrize("local", ["admiral", "helpful", "bob-administration", "owner"])
+def test_it_answers_people_whose_names_only_look_like_list_addresses(local: str) -> None:
+    msg = _message(base=(f"Return-Path: <{local}@cust.test>", f"From: {local}@cust.test"))
+    assert automated_reason(msg) is None
