@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from django.db import transaction
 
-from mailroom.models import AutoResponseRule, EmailTemplate, EmailTemplateTranslation, Mailbox
+from mailroom.models import AutoResponseRule, EmailTemplate, Mailbox
 from mailroom.models import RuleCondition as Condition
 from mailroom.rules.actions import (
     ResponseText,
@@ -15,6 +15,7 @@ from mailroom.rules.actions import (
     save_as_template,
     set_response,
 )
+from mailroom.rules.templates import replace_texts, stored_texts
 
 
 @dataclass(frozen=True)
@@ -47,23 +48,18 @@ class RuleInput:
 def _write_inline(
     rule: AutoResponseRule | None, name: str, inline: InlineResponse
 ) -> EmailTemplate:
-    """The rule's inline response with ``inline``'s texts: its own one updated in place, or a
-    new one when it sends a library template (or is new)."""
+    """The rule's inline response with ``inline``'s texts (HTML sanitised): its own one updated
+    in place, or a new one when it sends a library template (or is new)."""
+    texts = stored_texts(inline.type, inline.texts)
     current = rule.template if rule is not None else None
     if current is None or current.in_library:
         return create_inline_response(
-            name, type=inline.type, default_language=inline.default_language, texts=inline.texts
+            name, type=inline.type, default_language=inline.default_language, texts=texts
         )
     current.name, current.type = name, inline.type
     current.default_language = inline.default_language
     current.save(update_fields=["name", "type", "default_language"])
-    current.translations.all().delete()
-    EmailTemplateTranslation.objects.bulk_create(
-        EmailTemplateTranslation(
-            template=current, language=t.language, subject=t.subject, body=t.body
-        )
-        for t in inline.texts
-    )
+    replace_texts(current, texts)
     return current
 
 

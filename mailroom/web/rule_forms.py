@@ -36,6 +36,17 @@ RESPONSE_CHOICES = (
 )
 
 
+LANGUAGE_HELP = "A language code such as en, de or pt-br."
+
+
+def language_code(value: str) -> str:
+    """A language as templates name it, or a field error."""
+    language = value.strip().lower().replace("_", "-")
+    if not _LANGUAGE.fullmatch(language):
+        raise forms.ValidationError(LANGUAGE_HELP)
+    return language
+
+
 class ConditionForm(forms.Form):
     """One row: field, operator, value."""
 
@@ -65,10 +76,7 @@ class TranslationForm(forms.Form):
     body = forms.CharField(widget=forms.Textarea(attrs={"rows": 8}))
 
     def clean_language(self) -> str:
-        language: str = self.cleaned_data["language"].strip().lower().replace("_", "-")
-        if not _LANGUAGE.fullmatch(language):
-            raise forms.ValidationError("A language code such as en, de or pt-br.")
-        return language
+        return language_code(self.cleaned_data["language"])
 
 
 class BaseTranslationFormSet(BaseFormSet[TranslationForm]):
@@ -152,10 +160,7 @@ class RuleForm(forms.Form):
         return name
 
     def clean_default_language(self) -> str:
-        language: str = self.cleaned_data["default_language"].strip().lower().replace("_", "-")
-        if not _LANGUAGE.fullmatch(language):
-            raise forms.ValidationError("A language code such as en, de or pt-br.")
-        return language
+        return language_code(self.cleaned_data["default_language"])
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -173,15 +178,18 @@ class RuleForm(forms.Form):
         return data
 
 
+def kept(formset: BaseFormSet[Any]) -> list[dict[str, Any]]:
+    """The cleaned rows of a valid formset that were not removed ("x")."""
+    return [
+        f.cleaned_data for f in formset.forms if f.cleaned_data and not f.cleaned_data.get("DELETE")
+    ]
+
+
 def check_texts(form: RuleForm, texts: BaseFormSet[TranslationForm]) -> None:
     """A response written in the rule needs a text, and one in its default language."""
     if form.cleaned_data.get("response") != "inline" or not texts.is_valid():
         return
-    languages = [
-        f.cleaned_data["language"]
-        for f in texts.forms
-        if f.cleaned_data and not f.cleaned_data.get("DELETE")
-    ]
+    languages = [t["language"] for t in kept(texts)]
     default = form.cleaned_data.get("default_language")
     if not languages:
         form.add_error("response", "Write the response in at least one language.")
@@ -196,13 +204,6 @@ def rule_input(
 ) -> RuleInput:
     """The valid forms as the input of :func:`mailroom.rules.save.save_rule`."""
     d = form.cleaned_data
-
-    def kept(formset: BaseFormSet[Any]) -> list[dict[str, Any]]:
-        return [
-            f.cleaned_data
-            for f in formset.forms
-            if f.cleaned_data and not f.cleaned_data.get("DELETE")
-        ]
 
     inline = None
     if d["response"] == "inline":

@@ -14,6 +14,7 @@ from mailroom.web.views import (
     monitoring,
     records,
     rules,
+    templates,
 )
 
 urlpatterns: list[URLPattern] = [
@@ -52,6 +53,10 @@ urlpatterns: list[URLPattern] = [
         rules.rule_delete,
         name="rule-delete",
     ),
+    path("templates/", templates.template_list, name="template-list"),
+    path("templates/new/", templates.template_form, name="template-create"),
+    path("templates/<int:template_id>/", templates.template_form, name="template-edit"),
+    path("templates/<int:template_id>/delete/", templates.template_delete, name="template-delete"),
     path("messages/<int:message_id>/", messages.message_detail, name="message-detail"),
     path(
         "messages/<int:message_id>/reprocess/",

@@ -203,3 +203,19 @@ def test_people_who_may_not_change_the_mailbox_find_no_editor(box: Mailbox) -> N
     page = client.get(f"/mailboxes/{box.pk}/").content.decode()
     assert 'id="add-rule"' not in page
     assert not AutoResponseRule.objects.exists()
+
+
+def test_an_html_response_written_in_the_rule_is_cleaned_when_saved(
+    admin: Client, box: Mailbox
+) -> None:
+    admin.post(
+        f"/mailboxes/{box.pk}/rules/new/",
+        _post(
+            type="html",
+            texts=[
+                ("en", "Re", '<p onmouseover="x()">Hi {{ sender_name }}<script>y()</script></p>')
+            ],
+        ),
+    )
+    body = AutoResponseRule.objects.get().template.translations.get().body
+    assert body == "<p>Hi {{ sender_name }}</p>"

@@ -1,4 +1,4 @@
-/* The rule editor: condition rows and language rows added ("+ Add") and removed ("x") without
+/* The rule editor and the template editor: condition rows and language rows added ("+ Add") and removed ("x") without
    a page reload, the response's parts shown for the choice made, and placeholders inserted
    where the cursor is. Without JavaScript the same buttons work by posting the form: "+ Add"
    returns the page with one more row, and a ticked "x" removes its row when the rule is saved. */
@@ -87,7 +87,7 @@
   }
 
   document.addEventListener("DOMContentLoaded", function () {
-    if (!document.getElementById("rule-form")) { return; }
+    if (!document.querySelector("form.response-form")) { return; }
     document.querySelectorAll("[data-row]").forEach(wireRow);
     wireAdd("add-condition", "conditions", "condition-rows", "condition-template");
     wireAdd("add-language", "texts", "text-rows", "text-template");
