@@ -4,6 +4,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import URLPattern, path
 
 from mailroom.web.views import (
+    answers,
     attachments,
     contacts,
     lists,
@@ -57,6 +58,7 @@ urlpatterns: list[URLPattern] = [
     path("templates/new/", templates.template_form, name="template-create"),
     path("templates/<int:template_id>/", templates.template_form, name="template-edit"),
     path("templates/<int:template_id>/delete/", templates.template_delete, name="template-delete"),
+    path("answers/<int:answer_id>/", answers.answer_detail, name="answer-detail"),
     path("messages/<int:message_id>/", messages.message_detail, name="message-detail"),
     path(
         "messages/<int:message_id>/reprocess/",

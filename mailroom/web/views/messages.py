@@ -18,6 +18,7 @@ from mailroom.web.health import when
 def message_detail(request: HttpRequest, message_id: int) -> HttpResponse:
     message = access_message(request.user, message_id)
     processing = getattr(message, "processing", None)
+    respond = [s for s in (processing.steps if processing else []) if s.get("step") == "respond"]
     return render(
         request,
         "mailroom/message_detail.html",
@@ -28,6 +29,9 @@ def message_detail(request: HttpRequest, message_id: int) -> HttpResponse:
             "max_attempts": MAX_ATTEMPTS,
             "attachments": message.attachments.all(),
             "can_manage": is_admin(request.user),
+            "answers": message.replies.select_related("rule").order_by("id"),
+            # What the respond step said: which rule answered, or why none did.
+            "answer_note": respond[-1].get("detail", "") if respond else "",
         },
     )
 
