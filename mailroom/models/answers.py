@@ -75,6 +75,14 @@ class AnswerRecordManager(models.Manager["AnswerRecord"]):
             )
         )
 
+    def answered(
+        self, *, rule: AutoResponseRule, address: str, now: datetime, window: timedelta
+    ) -> bool:
+        """Whether ``rule`` gave ``address`` an answer that counts within ``window``: what
+        :meth:`claim` refuses. Reads only."""
+        current = self.filter(rule=rule, address=normalise_address(address)).first()
+        return current is not None and current.answered_at >= now - window and current.counts()
+
     def answered_since(self, mailbox: Mailbox, since: datetime) -> int:
         """How many answers ``mailbox`` claimed since ``since`` (for the hourly cap)."""
         return self.filter(mailbox=mailbox, answered_at__gte=since).count()

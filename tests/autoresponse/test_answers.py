@@ -8,6 +8,7 @@ import pytest
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from mailroom import conf
 from mailroom.models import (
     AnswerRecord,
     AutoResponseRule,
@@ -15,7 +16,11 @@ from mailroom.models import (
     Message,
     OutboxMessage,
     OutboxState,
+    ProcessingRecord,
 )
+from mailroom.pipeline.base import Context
+from mailroom.pipeline.loop_safety import answer_refusal, claim_answer
+from mailroom.store.parsed import parsed_from_row
 from tests.pipeline.helpers import MAIL, mailbox, stored
 
 pytestmark = pytest.mark.django_db
@@ -144,3 +149,35 @@ def test_a_bounce_blocks_the_address_in_that_mailbox_only(rule: AutoResponseRule
     assert AnswerRecord.objects.bounced_since(rule.mailbox, "alice@cust.test", since)
     assert not AnswerRecord.objects.bounced_since(mailbox(), "alice@cust.test", since)
     assert not AnswerRecord.objects.bounced_since(rule.mailbox, "bob@cust.test", since)
+
+
+def _context(message: Message) -> Context:
+    return Context(
+        message=message,
+        mailbox=message.mailbox,
+        parsed=parsed_from_row(message),
+        record=ProcessingRecord.objects.get(message=message),
+    )
+
+
+def test_a_dry_run_sees_what_a_claim_would_refuse_without_writing(
+    rule: AutoResponseRule, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = _context(_new(rule))
+    assert answer_refusal(first, rule, "alice@cust.test") is None
+    assert not AnswerRecord.objects.exists()
+
+    assert claim_answer(first, rule, "alice@cust.test") is None
+    _reply(rule, first.message, OutboxState.SENT)
+    second = _context(_new(rule))
+    refusal = "already answered alice@cust.test within 7 days"
+    assert answer_refusal(second, rule, "alice@cust.test") == refusal
+    assert claim_answer(second, rule, "alice@cust.test") == refusal
+    assert AnswerRecord.objects.answered(
+        rule=rule, address="Alice@cust.test", now=timezone.now(), window=WEEK
+    )
+
+    monkeypatch.setattr(conf, "AUTORESPONSE_MAX_PER_HOUR", 1)
+    capped = "reply suppressed: the mailbox's limit of 1 answers an hour is reached"
+    assert answer_refusal(_context(_new(rule)), rule, "bob@cust.test") == capped
+    assert not rule.mailbox.alerts.exists()

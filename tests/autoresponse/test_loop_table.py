@@ -365,7 +365,7 @@ def test_a27_a28_the_mailbox_cap_suppresses_the_excess_and_alerts_once(
     rig.deliver(person(return_path="late@cust.test"))
 
     assert len(rig.answers) == 3
-    capped = [r for r in records if "3 answers in the last hour" in detail(r)]
+    capped = [r for r in records if "limit of 3 answers an hour" in detail(r)]
     assert len(capped) == senders - 3
     assert "reply suppressed" in detail(capped[0])
     (alert,) = Alert.objects.filter(key="autoresponse-cap")

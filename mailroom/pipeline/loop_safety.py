@@ -1,0 +1,164 @@
+"""Loop safety of the autoresponder: when the respond step must not answer (docs/autoresponse.md).
+
+The message-only checks are ``mailroom.mime.autoreply``; these need the database: our own
+mailboxes and mail, bounced answers, stale mail, the hourly cap per mailbox and the answer
+record (one answer per rule and sender in a window). :func:`check_message` and
+:func:`answer_refusal` only read, so that a dry run can plan with them; :func:`note_bounce`
+and :func:`claim_answer` also write, and only the respond step calls them.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.utils import timezone
+
+from mailroom import conf, metrics
+from mailroom.alerts import raise_alert, resolve_alert
+from mailroom.mime.autoreply import DELIVERY_FAILED, reply_address, stale_reason
+from mailroom.mime.quoted import QUOTING_TYPES, quoted_message_ids
+from mailroom.models import AnswerRecord, AutoResponseRule, Mailbox, OutboxMessage
+from mailroom.pipeline.base import Context
+
+# The alert raised when a mailbox reaches MAILROOM_AUTORESPONSE_MAX_PER_HOUR.
+CAP_ALERT = "autoresponse-cap"
+
+
+def reply_to(ctx: Context) -> str | None:
+    """The one address an answer may go to (the Return-Path, or the From under the fallback)."""
+    return reply_address(ctx.parsed, from_fallback=conf.AUTORESPONSE_FROM_FALLBACK)
+
+
+def check_message(ctx: Context) -> str | None:
+    """Why no rule may answer this message at all, or None. Reads only."""
+    if ctx.message.is_history:
+        return "history: the mail was on the server before the mailbox was connected"
+    if ctx.automated_reason:
+        return f"automatic mail ({ctx.automated_reason})"
+    address = reply_to(ctx)
+    if address is None:
+        return "no usable Return-Path"
+    if "system_addresses" not in ctx.cache:
+        ctx.cache["system_addresses"] = {
+            email.lower() for email in Mailbox.objects.values_list("email", flat=True)
+        }
+    if address.lower() in ctx.cache["system_addresses"]:
+        return "the sender is a system mailbox"
+    days = conf.AUTORESPONSE_BOUNCE_BLOCK_DAYS
+    if AnswerRecord.objects.bounced_since(
+        ctx.mailbox, address, timezone.now() - timedelta(days=days)
+    ):
+        return f"an answer to {address} bounced in the last {days} days"
+    # Row A21: our own mail, come back without its loop header.
+    own_domain = f"@{conf.MESSAGE_ID_DOMAIN.lower()}>"
+    message_id = ctx.parsed.message_id
+    if message_id and (
+        message_id.lower().endswith(own_domain)
+        or OutboxMessage.objects.filter(message_id=message_id).exists()
+    ):
+        return "our own mail (its Message-ID is mailroom's)"
+    stale = stale_reason(
+        arrived=ctx.message.internal_date,
+        dated=ctx.message.date,
+        now=timezone.now(),
+        max_age=timedelta(hours=conf.AUTORESPONSE_MAX_AGE_HOURS),
+        skew=timedelta(minutes=conf.AUTORESPONSE_CLOCK_SKEW_MINUTES),
+    )
+    return f"stale: {stale}" if stale else None
+
+
+def note_bounce(ctx: Context) -> str | None:
+    """Row A42: a delivery report about an answer of ours blocks its recipient for
+    MAILROOM_AUTORESPONSE_BOUNCE_BLOCK_DAYS. Return what was noted, or None."""
+    if ctx.automated_kind != DELIVERY_FAILED:
+        return None
+    ids = [ctx.parsed.in_reply_to, *ctx.parsed.references]
+    if any(a.content_type in QUOTING_TYPES for a in ctx.parsed.attachments):
+        ids += quoted_message_ids(ctx.message.read_raw())
+    ids = [i for i in ids if i]
+    if not ids:
+        return None
+    addresses = sorted(
+        set(
+            OutboxMessage.objects.filter(
+                mailbox=ctx.mailbox, rule__isnull=False, message_id__in=ids
+            ).values_list("to_email", flat=True)
+        )
+    )
+    if not addresses:
+        return None
+    AnswerRecord.objects.note_bounce(ctx.mailbox, addresses, timezone.now())
+    return (
+        f"our answer to {', '.join(addresses)} bounced: not answered for "
+        f"{conf.AUTORESPONSE_BOUNCE_BLOCK_DAYS} days"
+    )
+
+
+def _cap_reached(ctx: Context, *, alert: bool) -> str | None:
+    """Why the mailbox may send no more answers this hour, or None.
+
+    The count of the last 60 minutes is read once per batch and counted up with each claim.
+    Reaching the cap raises one alert, kept open while the cap holds; the first answer let
+    through again resolves it, so that the next time the cap trips it alerts again.
+    """
+    counts: dict[int, int] = ctx.cache.setdefault("answers_last_hour", {})
+    pk = ctx.mailbox.pk
+    if pk not in counts:
+        since = timezone.now() - timedelta(hours=1)
+        counts[pk] = AnswerRecord.objects.answered_since(ctx.mailbox, since)
+    cap = conf.AUTORESPONSE_MAX_PER_HOUR
+    alerted: set[int] = ctx.cache.setdefault("cap_alerted", set())
+    if counts[pk] >= cap:
+        if alert and pk not in alerted:
+            raise_alert(
+                pk,
+                CAP_ALERT,
+                f"{ctx.mailbox.label}: {cap} automatic answers in the last hour, the most "
+                "MAILROOM_AUTORESPONSE_MAX_PER_HOUR allows; further mail is not answered "
+                "until the hour's count falls below it (a flood of mail, or forged senders?)",
+            )
+            alerted.add(pk)
+        return f"the mailbox's limit of {cap} answers an hour is reached"
+    # Once per batch and mailbox: answering is possible again, so an open alert is resolved.
+    resolved: set[int] = ctx.cache.setdefault("cap_resolved", set())
+    if alert and pk not in resolved:
+        resolve_alert(pk, CAP_ALERT)
+        resolved.add(pk)
+        alerted.discard(pk)
+    return None
+
+
+def answer_refusal(ctx: Context, rule: AutoResponseRule, address: str) -> str | None:
+    """Why ``rule`` may not answer ``address`` now (the cap, the window), or None. Reads only:
+    what :func:`claim_answer` would refuse, for a dry run."""
+    capped = _cap_reached(ctx, alert=False)
+    if capped:
+        return f"reply suppressed: {capped}"
+    days = conf.AUTORESPONSE_WINDOW_DAYS
+    if AnswerRecord.objects.answered(
+        rule=rule, address=address, now=timezone.now(), window=timedelta(days=days)
+    ):
+        return f"already answered {address} within {days} days"
+    return None
+
+
+def claim_answer(ctx: Context, rule: AutoResponseRule, address: str) -> str | None:
+    """Claim the answer to ``address`` for ``rule``; return why not, or None when claimed.
+
+    Reaching the cap raises its alert. Call it in the transaction that queues the answer.
+    """
+    capped = _cap_reached(ctx, alert=True)
+    if capped:
+        metrics.SUPPRESSED.inc()
+        return f"reply suppressed: {capped}"
+    days = conf.AUTORESPONSE_WINDOW_DAYS
+    if not AnswerRecord.objects.claim(
+        rule=rule,
+        address=address,
+        message=ctx.message,
+        now=timezone.now(),
+        window=timedelta(days=days),
+    ):
+        return f"already answered {address} within {days} days"
+    ctx.cache["answers_last_hour"][ctx.mailbox.pk] += 1
+    return None
