@@ -13,7 +13,12 @@ from django.db import transaction
 from mailroom.configuration.errors import ConfigurationInvalid, require
 from mailroom.configuration.export import FORMAT, VERSION
 from mailroom.configuration.export import mailbox_document as _mailbox_document
-from mailroom.configuration.rules import import_rule, validate_rule, validate_template
+from mailroom.configuration.rules import (
+    import_rule,
+    import_template,
+    validate_rule,
+    validate_template,
+)
 from mailroom.crm.lists import import_lead_sources, lead_choice_refusals
 from mailroom.mailboxes.actions import (
     MailboxInput,
@@ -24,7 +29,6 @@ from mailroom.mailboxes.actions import (
 )
 from mailroom.models import (
     EmailTemplate,
-    EmailTemplateTranslation,
     Encryption,
     HistoryMode,
     Mailbox,
@@ -269,19 +273,6 @@ def import_configuration(doc: Any) -> None:
             name=channel["name"], defaults={"active": channel.get("active", True)}
         )
     for t in doc.get("templates", []):
-        template, _ = EmailTemplate.objects.update_or_create(
-            name=t["name"],
-            in_library=True,
-            defaults={
-                "type": t.get("type", "text"),
-                "default_language": t.get("default_language", "en"),
-            },
-        )
-        for tr in t.get("translations", []):
-            EmailTemplateTranslation.objects.update_or_create(
-                template=template,
-                language=tr["language"],
-                defaults={"subject": tr.get("subject", ""), "body": tr.get("body", "")},
-            )
+        import_template(t)
     for i, m in enumerate(doc.get("mailboxes", [])):
         _import_mailbox(m, f"mailboxes[{i}]")

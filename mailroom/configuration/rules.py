@@ -21,11 +21,12 @@ from mailroom.models import (
     EmailTemplate,
     EmailTemplateTranslation,
     Mailbox,
-    RuleCondition,
     TemplateType,
 )
-from mailroom.rules.actions import ResponseText, create_inline_response, set_response
+from mailroom.rules.actions import ResponseText
 from mailroom.rules.operators import condition_errors, list_items
+from mailroom.rules.save import InlineResponse, RuleInput, save_rule
+from mailroom.rules.templates import stored_texts
 
 _LIST_OPERATORS = ("any_of", "not_any_of")
 
@@ -153,73 +154,62 @@ def validate_rule(rule: Any, where: str, templates: set[str]) -> None:
         require(error is None, f"{cwhere}.value", error or "")
 
 
-def _inline_texts(response: dict[str, Any]) -> list[ResponseText]:
+def _texts(t: dict[str, Any]) -> list[ResponseText]:
     return [
         ResponseText(tr["language"], tr.get("subject", ""), tr.get("body", ""))
-        for tr in response.get("translations", [])
+        for tr in t.get("translations", [])
     ]
 
 
-def _update_inline(template: EmailTemplate, name: str, response: dict[str, Any]) -> None:
-    """Make the rule's inline response what the document says (its translations included)."""
-    template.name = name
-    template.type = response.get("type", TemplateType.TEXT)
-    template.default_language = response.get("default_language", "en")
-    template.save(update_fields=["name", "type", "default_language"])
-    texts = _inline_texts(response)
-    template.translations.exclude(language__in=[t.language for t in texts]).delete()
-    for t in texts:
-        EmailTemplateTranslation.objects.update_or_create(
-            template=template, language=t.language, defaults={"subject": t.subject, "body": t.body}
-        )
-
-
-def _response(rule: AutoResponseRule | None, doc: dict[str, Any]) -> EmailTemplate | None:
-    """The template the rule is to send; None when the rule's inline response was updated in
-    place."""
-    if "template" in doc:
-        return EmailTemplate.objects.get(in_library=True, name=doc["template"])
-    response = doc["response"]
-    if rule is not None and not rule.template.in_library:
-        _update_inline(rule.template, doc["name"], response)
-        return None
-    return create_inline_response(
-        doc["name"],
-        type=response.get("type", TemplateType.TEXT),
-        default_language=response.get("default_language", "en"),
-        texts=_inline_texts(response),
+def import_template(t: dict[str, Any]) -> None:
+    """Create or update the library template named ``t["name"]`` (validated before): its
+    translations are matched by language, and those the document leaves out are kept. HTML is
+    sanitised as the template editor does."""
+    template, _ = EmailTemplate.objects.update_or_create(
+        name=t["name"],
+        in_library=True,
+        defaults={
+            "type": t.get("type", "text"),
+            "default_language": t.get("default_language", "en"),
+        },
     )
+    for text in stored_texts(template.type, _texts(t)):
+        EmailTemplateTranslation.objects.update_or_create(
+            template=template,
+            language=text.language,
+            defaults={"subject": text.subject, "body": text.body},
+        )
 
 
 def import_rule(mailbox: Mailbox, doc: dict[str, Any]) -> None:
-    """Create or update the rule named ``doc["name"]`` of ``mailbox`` (validated before)."""
-    rule = mailbox.rules.select_related("template").filter(name=doc["name"]).first()
-    template = _response(rule, doc)
-    fields = {
-        "active": doc.get("active", True),
-        "stop_after": doc.get("stop_after", False),
-        "case_sensitive": doc.get("case_sensitive", False),
-        "position": doc.get("position", 0),
-    }
-    if rule is None:
-        assert template is not None
-        rule = AutoResponseRule.objects.create(
-            mailbox=mailbox, name=doc["name"], template=template, **fields
-        )
-    else:
-        for key, value in fields.items():
-            setattr(rule, key, value)
-        rule.save(update_fields=list(fields))
-        if template is not None and template.pk != rule.template_id:
-            set_response(rule, template)
-    rule.conditions.all().delete()
-    RuleCondition.objects.bulk_create(
-        RuleCondition(
-            rule=rule,
-            position=k,
-            field=c["field"],
-            operator=c["operator"],
-            value="\n".join(c["value"]) if isinstance(c.get("value"), list) else c.get("value", ""),
-        )
-        for k, c in enumerate(doc.get("conditions", []))
+    """Create or update the rule named ``doc["name"]`` of ``mailbox`` (validated before), as
+    the rule editor saves it: an inline response replaces its texts whole, HTML sanitised."""
+    response = doc.get("response")
+    save_rule(
+        mailbox,
+        mailbox.rules.select_related("template").filter(name=doc["name"]).first(),
+        RuleInput(
+            name=doc["name"],
+            active=doc.get("active", True),
+            position=doc.get("position", 0),
+            stop_after=doc.get("stop_after", False),
+            case_sensitive=doc.get("case_sensitive", False),
+            conditions=[
+                (c["field"], c["operator"], _value_text(c, "")) for c in doc.get("conditions", [])
+            ],
+            template=(
+                EmailTemplate.objects.get(in_library=True, name=doc["template"])
+                if "template" in doc
+                else None
+            ),
+            inline=(
+                InlineResponse(
+                    type=response.get("type", TemplateType.TEXT),
+                    default_language=response.get("default_language", "en"),
+                    texts=_texts(response),
+                )
+                if response is not None
+                else None
+            ),
+        ),
     )

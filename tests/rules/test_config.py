@@ -246,3 +246,26 @@ def test_it_refuses_a_bad_rule_and_names_the_path_of_the_bad_value(
         _import(tmp_path, _document(rules))
     assert not Mailbox.objects.exists()
     assert not EmailTemplate.objects.exists()
+
+
+def test_imported_html_is_sanitised_as_the_editor_sanitises_it(tmp_path: Path) -> None:
+    rules = json.loads(json.dumps(RULES))
+    rules[0]["response"]["translations"][0]["body"] = (
+        '<p onclick="x()">Danke<script>x()</script></p>'
+    )
+    doc = _document(rules)
+    doc["templates"] = [
+        {
+            **LIBRARY,
+            "type": "html",
+            "translations": [
+                {"language": "en", "subject": "Re", "body": "<b>Hi</b><script>x</script>"}
+            ],
+        }
+    ]
+    _import(tmp_path, doc)
+
+    inline = EmailTemplate.objects.get(in_library=False)
+    assert inline.translations.get(language="de").body == "<p>Danke</p>"
+    library = EmailTemplate.objects.get(in_library=True)
+    assert library.translations.get().body == "<b>Hi</b>"
