@@ -104,6 +104,10 @@ SYNC_TASK_SECONDS = env_int("MAILROOM_SYNC_TASK_SECONDS", 3600, minimum=10)
 # Domain of the Message-IDs mailroom generates for its own mail.
 MESSAGE_ID_DOMAIN = env_str("MAILROOM_MESSAGE_ID_DOMAIN", "mailroom.invalid")
 
+# The address people open mailroom at (https://mailroom.example.com): answers link the Case or
+# Lead they created with it ({{ record_url }}). Unset, that placeholder is empty.
+BASE_URL = env_str("MAILROOM_BASE_URL", "").rstrip("/")
+
 # First administrator, created by ``mailroom run`` when there is none.
 ADMIN_EMAIL = env_str("MAILROOM_ADMIN_EMAIL", "admin@example.com")
 ADMIN_PASSWORD = os.environ.get("MAILROOM_ADMIN_PASSWORD", "")

@@ -14,6 +14,7 @@ from mailroom.mime.parse import ParsedMessage
 from mailroom.models import AutoResponseRule, Contact, Message, OutboxMessage, TemplateType
 from mailroom.rendering.language import LanguageChoice, choose_language
 from mailroom.rendering.render import Translation, render
+from mailroom.rendering.values import day, record_values
 from mailroom.tasks.dispatch import enqueue
 
 # Marks our own replies so a copy that comes back is recognised (X-Mailroom-Loop).
@@ -77,7 +78,8 @@ def queue_autoresponse(
             "subject": parsed.subject,
             "mailbox_label": mailbox.label,
             "mailbox_email": mailbox.email,
-            "case_number": "" if case_number is None else str(case_number),
+            "date": day(message.internal_date or message.date),
+            **record_values(message.conversation_id, case_number),
         },
     )
     subject = rendered.subject or f"Auto: {parsed.subject}".strip()

@@ -20,6 +20,9 @@ PLACEHOLDERS = (
     "mailbox_label",
     "mailbox_email",
     "case_number",
+    "lead_number",
+    "record_url",
+    "date",
 )
 
 _PLACEHOLDER = re.compile(r"\{\{\s*([a-z_]+)\s*\}\}")

@@ -56,6 +56,7 @@ urlpatterns: list[URLPattern] = [
     ),
     path("templates/", templates.template_list, name="template-list"),
     path("templates/new/", templates.template_form, name="template-create"),
+    path("templates/preview/", templates.template_preview, name="template-preview"),
     path("templates/<int:template_id>/", templates.template_form, name="template-edit"),
     path("templates/<int:template_id>/delete/", templates.template_delete, name="template-delete"),
     path("answers/<int:answer_id>/", answers.answer_detail, name="answer-detail"),

@@ -82,6 +82,11 @@ def test_a_rule_written_in_the_editor_answers_a_german_customer_in_german(
         "<p>Hallo {{ sender_name }}, wir kümmern uns darum.<script>alert(1)</script></p>"
     )
     expect(texts.nth(1).get_by_label("Subject")).to_have_value("AW: {{ subject }}")
+    # The live preview: sample values put in, the script gone, no script run.
+    preview = texts.nth(1).locator("[data-preview]")
+    expect(preview.locator(".preview-subject")).to_have_text("AW: Printer prints blank pages")
+    frame = texts.nth(1).frame_locator("iframe.preview-html")
+    expect(frame.locator("p")).to_have_text("Hallo Ann Weber, wir kümmern uns darum.")
     page.get_by_label("Save response as email template").check()
     page.get_by_label("Template name").fill("Printer answer")
     assert page.evaluate("window.__samePage") is True

@@ -17,6 +17,7 @@
     container.appendChild(row);
     total.value = String(index + 1);
     wireRow(row);
+    wirePreview(row);
     var first = row.querySelector("select, input:not([type=checkbox]), textarea");
     if (first) { first.focus(); }
   }
@@ -82,13 +83,57 @@
         field.value = field.value.slice(0, start) + text + field.value.slice(end);
         field.focus();
         field.selectionStart = field.selectionEnd = start + text.length;
+        field.dispatchEvent(new Event("input", { bubbles: true }));
       });
     });
+  }
+
+  /* Each text row shows its subject and body rendered with sample values, as the server
+     renders an answer (HTML cleaned; shown in a sandboxed frame that runs no script). */
+  function wirePreview(row) {
+    var config = document.getElementById("preview-config");
+    var box = row.querySelector("[data-preview]");
+    if (!config || !box) { return; }
+    var form = row.closest("form");
+    var timer = null;
+    var refresh = function () {
+      var subject = row.querySelector("input[name$='-subject']");
+      var body = row.querySelector("textarea[name$='-body']");
+      var type = form.querySelector("select[name='type']");
+      if (!subject || !body) { return; }
+      var data = new FormData();
+      data.append("csrfmiddlewaretoken", form.querySelector("[name=csrfmiddlewaretoken]").value);
+      data.append("subject", subject.value);
+      data.append("body", body.value);
+      data.append("type", type ? type.value : "text");
+      data.append("mailbox", config.dataset.mailbox || "");
+      fetch(config.dataset.url, { method: "POST", body: data, credentials: "same-origin" })
+        .then(function (response) { return response.ok ? response.json() : null; })
+        .then(function (preview) {
+          if (!preview) { return; }
+          box.hidden = false;
+          box.querySelector(".preview-subject").textContent = preview.subject;
+          var text = box.querySelector(".preview-text");
+          var frame = box.querySelector(".preview-html");
+          frame.hidden = !preview.html;
+          text.hidden = !!preview.html;
+          if (preview.html) { frame.srcdoc = preview.html; } else { text.textContent = preview.text; }
+        });
+    };
+    var later = function () {
+      window.clearTimeout(timer);
+      timer = window.setTimeout(refresh, 300);
+    };
+    row.addEventListener("input", later);
+    var type = form.querySelector("select[name='type']");
+    if (type) { type.addEventListener("change", later); }
+    refresh();
   }
 
   document.addEventListener("DOMContentLoaded", function () {
     if (!document.querySelector("form.response-form")) { return; }
     document.querySelectorAll("[data-row]").forEach(wireRow);
+    document.querySelectorAll("#text-rows [data-row]").forEach(wirePreview);
     wireAdd("add-condition", "conditions", "condition-rows", "condition-template");
     wireAdd("add-language", "texts", "text-rows", "text-template");
     wireResponse();

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from mailroom.access.policy import access_mailbox
 from mailroom.models import AutoResponseRule, Mailbox
-from mailroom.rendering.render import PLACEHOLDERS
+from mailroom.rendering.values import PLACEHOLDER_LIST
 from mailroom.rules.save import next_position, save_rule
 from mailroom.web.rule_forms import (
     BCC_HELP,
@@ -47,7 +47,7 @@ def _with_extra_row(data: QueryDict, prefix: str) -> QueryDict:
 def _page(request: HttpRequest, context: dict[str, Any]) -> HttpResponse:
     context.update(
         {
-            "placeholders": PLACEHOLDERS,
+            "placeholders": PLACEHOLDER_LIST,
             "bcc_help": BCC_HELP,
             "section": "mailboxes",
         }

@@ -8,13 +8,16 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count
-from django.http import Http404, HttpRequest, HttpResponse, QueryDict
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from mailroom.access.policy import is_admin
-from mailroom.models import EmailTemplate, TemplateType
-from mailroom.rendering.render import PLACEHOLDERS
+from mailroom.models import EmailTemplate, Mailbox, TemplateType
+from mailroom.rendering.render import Translation
+from mailroom.rendering.render import render as render_response
+from mailroom.rendering.sanitize import clean_template_html
+from mailroom.rendering.values import PLACEHOLDER_LIST, sample_values
 from mailroom.rules.actions import ResponseText
 from mailroom.rules.templates import save_library_template, template_users
 from mailroom.web.rule_forms import LANGUAGE_HELP, TranslationFormSet, kept, language_code
@@ -130,7 +133,7 @@ def template_form(request: HttpRequest, template_id: int | None = None) -> HttpR
             "texts": rows,
             "template": template,
             "users": template_users(template) if template else [],
-            "placeholders": PLACEHOLDERS,
+            "placeholders": PLACEHOLDER_LIST,
             "section": "templates",
         },
     )
@@ -154,3 +157,27 @@ def template_delete(request: HttpRequest, template_id: int) -> HttpResponse:
     template.delete()
     messages.success(request, f"Template “{name}” deleted.")
     return redirect("template-list")
+
+
+@login_required
+@require_POST
+def template_preview(request: HttpRequest) -> JsonResponse:
+    """A response text rendered with sample values, as the editors show it while one types
+    (HTML cleaned as it would be when saved)."""
+    _admin_only(request)
+    mailbox_id = request.POST.get("mailbox") or ""
+    mailbox = Mailbox.objects.filter(pk=int(mailbox_id)).first() if mailbox_id.isdigit() else None
+    is_html = request.POST.get("type") == TemplateType.HTML
+    body = request.POST.get("body", "")[:100_000]
+    if is_html:
+        body = clean_template_html(body)
+    rendered = render_response(
+        [Translation("en", request.POST.get("subject", "")[:500], body)],
+        is_html=is_html,
+        wanted_languages=["en"],
+        default_language="en",
+        values=sample_values(mailbox),
+    )
+    return JsonResponse(
+        {"subject": rendered.subject, "text": rendered.text, "html": rendered.html or ""}
+    )
