@@ -112,7 +112,7 @@ class RuleForm(forms.Form):
     stop_after = forms.BooleanField(
         required=False,
         label="Stop after this rule",
-        help_text="When this rule answers a message, the rules after it are not evaluated.",
+        help_text="When this rule matches a message, the rules after it are not evaluated.",
     )
     case_sensitive = forms.BooleanField(
         required=False,

@@ -113,3 +113,15 @@ def test_a_rule_written_in_the_editor_answers_a_german_customer_in_german(
     content = html.get_content()
     assert "Hallo Ann Weber, wir kümmern uns darum." in content
     assert "script" not in content and "alert" not in content
+
+    # The dry run on the saved rule: Ann's mail was answered already; nothing new is sent.
+    page.goto(f"{server.base_url}/")
+    page.get_by_role("link", name="Support").click()
+    page.locator("#rules").get_by_role("link", name="Printer help").click()
+    page.get_by_role("button", name="Dry run").click()
+    plan = page.locator("#dry-run-rows tbody tr")
+    expect(plan).to_have_count(1)
+    expect(plan.first).to_contain_text("Der Drucker druckt nur leere Seiten")
+    expect(plan.first).to_contain_text("this message was answered already")
+    _screenshot(page, "rule-dry-run.png")
+    assert len(smtp_server.messages) == 1

@@ -14,7 +14,9 @@ from django.views.decorators.http import require_http_methods, require_POST
 from mailroom.access.policy import access_mailbox
 from mailroom.models import AutoResponseRule, Mailbox
 from mailroom.rendering.values import PLACEHOLDER_LIST
-from mailroom.rules.save import next_position, save_rule
+from mailroom.rules.dry_run import DRY_RUN_SIZE, DraftRule, dry_run
+from mailroom.rules.evaluate import ConditionSpec
+from mailroom.rules.save import RuleInput, next_position, save_rule
 from mailroom.web.rule_forms import (
     BCC_HELP,
     ConditionFormSet,
@@ -53,6 +55,24 @@ def _page(request: HttpRequest, context: dict[str, Any]) -> HttpResponse:
         }
     )
     return render(request, "mailroom/rule_form.html", context)
+
+
+def _draft(data: RuleInput, rule: AutoResponseRule | None) -> DraftRule:
+    """The rule being edited, as the dry run reads it."""
+    if data.inline is not None:
+        languages = [t.language for t in data.inline.texts]
+        default = data.inline.default_language
+    else:
+        assert data.template is not None
+        languages = [t.language for t in data.template.translations.all()]
+        default = data.template.default_language
+    return DraftRule(
+        conditions=[ConditionSpec(f, op, value) for f, op, value in data.conditions],
+        case_sensitive=data.case_sensitive,
+        languages=languages,
+        default_language=default,
+        rule=rule,
+    )
 
 
 @login_required
@@ -103,7 +123,12 @@ def rule_form(request: HttpRequest, mailbox_id: int, rule_id: int | None = None)
         check_texts(form, text_rows)
     if adding_row or not all(checks) or form.errors:
         return _page(request, context)
-    saved = save_rule(mailbox, rule, rule_input(form, condition_rows, text_rows))
+    data_in = rule_input(form, condition_rows, text_rows)
+    if "dry_run" in data:
+        context["plan"] = dry_run(mailbox, _draft(data_in, rule))
+        context["plan_size"] = DRY_RUN_SIZE
+        return _page(request, context)
+    saved = save_rule(mailbox, rule, data_in)
     messages.success(request, f"Rule “{saved.name}” saved.")
     return redirect("mailbox-detail", mailbox_id=mailbox.pk)
 
