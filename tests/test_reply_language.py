@@ -21,6 +21,7 @@ from mailroom.models import (
     TemplateType,
 )
 from mailroom.pipeline.engine import process_message
+from mailroom.rendering.language import choose_language
 from tests.pipeline.helpers import mailbox, stored
 from tests.rendering.texts import PARAGRAPHS
 
@@ -236,3 +237,15 @@ def test_compose_leaves_content_language_out_without_a_language() -> None:
 def test_compose_refuses_what_is_not_a_language_tag(language: str) -> None:
     with pytest.raises(ValueError, match="not a language tag"):
         _compose(language)
+
+
+def test_a_mailbox_answer_language_comes_after_the_sender_and_before_the_template() -> None:
+    """Nothing known of the sender (no header, too little text): the mailbox's language."""
+    choice = choose_language(["en", "de", "fr"], body_text="Hi", mailbox_default="fr", default="en")
+    assert (choice.translation, choice.why) == ("fr", "mailbox default")
+    choice = choose_language(
+        ["en", "de", "fr"], content_language="de", mailbox_default="fr", default="en"
+    )
+    assert choice.translation == "de"
+    choice = choose_language(["en", "de"], mailbox_default="fr", default="en")
+    assert (choice.translation, choice.why) == ("en", "template default")

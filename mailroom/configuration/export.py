@@ -37,6 +37,8 @@ def mailbox_document(mailbox: Mailbox) -> dict[str, Any]:
             "days": mailbox.history_days,
             "convert": mailbox.history_convert,
         },
+        # Left out when unset, as a document written before it existed has it.
+        **({"language": mailbox.language} if mailbox.language else {}),
         "folders": [{"name": f.name, "selected": f.selected} for f in mailbox.folders.all()],
         "access": {
             "users": sorted(u.get_username() for u in mailbox.authorized_users.all()),

@@ -35,6 +35,7 @@ from mailroom.models import (
     SalesChannel,
 )
 from mailroom.pipeline.processors.registry import load_processor, registered
+from mailroom.rendering.language import normalise_tag
 from mailroom.transport.errors import BadArgument
 from mailroom.transport.hosts import check_host_text
 
@@ -225,6 +226,7 @@ def _import_mailbox(m: dict[str, Any], where: str) -> None:
         history_mode=mode,
         history_days=history.get("days") if mode == HistoryMode.DAYS else None,
         history_convert=history.get("convert", False),
+        language=normalise_tag(str(m.get("language") or "")) or "",
     )
     if existing is not None and existing.connection.has_password:
         # No password comes with a document, so the stored one would be kept: it must then

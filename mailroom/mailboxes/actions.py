@@ -44,6 +44,8 @@ class MailboxInput:
     history_mode: str = "none"
     history_days: int | None = None
     history_convert: bool = False
+    # Answers' language when the sender's is unknown ("" = each response's default).
+    language: str = ""
 
 
 _CONNECTION_FIELDS = (
@@ -96,6 +98,7 @@ def save_mailbox(
     mailbox.account_type = data.account_type
     mailbox.processor_kind = data.processor_kind
     mailbox.processor_settings = data.processor_settings
+    mailbox.language = data.language
     if creating or new_account:
         mailbox.history_mode = data.history_mode
         mailbox.history_days = data.history_days

@@ -76,6 +76,9 @@ class Mailbox(models.Model):
     history_days = models.PositiveIntegerField(null=True, blank=True)
     # Whether history (mail older than the account) goes through the processor (Lead, Case).
     history_convert = models.BooleanField(default=False)
+    # The language answers are written in when the sender's is not known (a language tag such
+    # as "de"); empty: each response's own default language.
+    language = models.CharField(max_length=35, blank=True)
     # Bumped whenever the user name or password changes; a refused login is not tried again
     # with the same credential version.
     credential_version = models.PositiveIntegerField(default=1)

@@ -35,7 +35,11 @@ class QueuedReply:
 
 
 def reply_language(
-    parsed: ParsedMessage, available: list[str], default: str, contact: Contact | None
+    parsed: ParsedMessage,
+    available: list[str],
+    default: str,
+    contact: Contact | None,
+    mailbox_default: str = "",
 ) -> LanguageChoice:
     """The language to answer ``parsed`` in, among the template's ``available`` translations
     (the chain is in ``mailroom.rendering.language``)."""
@@ -45,6 +49,7 @@ def reply_language(
         content_language=parsed.header("Content-Language") or "",
         accept_language=parsed.header("Accept-Language") or "",
         body_text=parsed.text_body or html_to_text(parsed.html_body),
+        mailbox_default=mailbox_default,
         default=default,
     )
 
@@ -65,7 +70,11 @@ def queue_autoresponse(
     sender = parsed.from_[0] if parsed.from_ else None
     translations = [Translation(t.language, t.subject, t.body) for t in template.translations.all()]
     language = reply_language(
-        parsed, [t.language for t in translations], template.default_language, contact
+        parsed,
+        [t.language for t in translations],
+        template.default_language,
+        contact,
+        mailbox.language,
     )
     rendered = render(
         translations,

@@ -8,9 +8,10 @@ the language, see "Matching" below):
 2. The message's ``Content-Language`` (every tag, in order), then its ``Accept-Language``
    (by q-value; RFC 3282 defines both for mail).
 3. The language detected from the body text (below).
-4. The template's default language.
-5. The site default, ``settings.LANGUAGE_CODE``.
-6. The template's first translation, so that a template with any translation always answers.
+4. The mailbox's answer language (``Mailbox.language``), when the administrator set one.
+5. The template's default language.
+6. The site default, ``settings.LANGUAGE_CODE``.
+7. The template's first translation, so that a template with any translation always answers.
 
 Tags are sender-supplied text. :func:`normalise_tag` accepts only the shape of a BCP 47 tag
 (letters and digits in hyphen-separated subtags of at most 8, a 2-3 letter language first, at
@@ -220,6 +221,7 @@ def _wanted(
     content_language: str,
     accept_language: str,
     body_text: str,
+    mailbox_default: str,
     default: str,
     site_default: str,
 ) -> Iterator[tuple[str, str]]:
@@ -240,7 +242,11 @@ def _wanted(
             detection.language,
             f"detected from the text ({detection.language}, {confidence:.2f})",
         )
-    for tag, why in ((default, "template default"), (site_default, "site default")):
+    for tag, why in (
+        (mailbox_default, "mailbox default"),
+        (default, "template default"),
+        (site_default, "site default"),
+    ):
         canonical = normalise_tag(tag)
         if canonical:
             yield canonical, why
@@ -253,6 +259,7 @@ def choose_language(
     content_language: str = "",
     accept_language: str = "",
     body_text: str = "",
+    mailbox_default: str = "",
     default: str = "",
     site_default: str | None = None,
 ) -> LanguageChoice:
@@ -270,6 +277,7 @@ def choose_language(
         content_language=content_language,
         accept_language=accept_language,
         body_text=body_text,
+        mailbox_default=mailbox_default,
         default=default,
         site_default=settings.LANGUAGE_CODE if site_default is None else site_default,
     )

@@ -82,7 +82,9 @@ def _plan(draft: DraftRule, message: Message, cache: dict[str, Any]) -> PlannedA
             return PlannedAnswer(message, False, reason=refusal)
     if not draft.languages:
         return PlannedAnswer(message, False, reason="the response has no text yet")
-    choice = reply_language(parsed, draft.languages, draft.default_language, message.contact)
+    choice = reply_language(
+        parsed, draft.languages, draft.default_language, message.contact, message.mailbox.language
+    )
     language = choice.language or choice.translation
     return PlannedAnswer(message, True, address=address, language=f"{language} ({choice.why})")
 

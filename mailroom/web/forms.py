@@ -24,6 +24,7 @@ from mailroom.pipeline.processors.registry import (
     registered,
 )
 from mailroom.pipeline.processors.settings import ProcessorSettings
+from mailroom.rendering.language import normalise_tag
 from mailroom.transport.errors import BadArgument
 from mailroom.transport.hosts import check_host_text
 from mailroom.transport.imap import check_imap_argument
@@ -97,6 +98,13 @@ class MailboxForm(forms.Form):
         max_value=36500,
         label="Days of existing mail",
         help_text="With “Last N days”: how many days back.",
+    )
+    language = forms.CharField(
+        max_length=35,
+        required=False,
+        label="Answer language",
+        help_text="The language autoresponses are written in when the sender's is not known "
+        "(e.g. de); empty: each response's default language.",
     )
     history_convert = forms.BooleanField(
         required=False,
@@ -226,6 +234,15 @@ class MailboxForm(forms.Form):
             raise forms.ValidationError("The password cannot contain line breaks.")
         return password
 
+    def clean_language(self) -> str:
+        value: str = self.cleaned_data.get("language", "").strip()
+        if not value:
+            return ""
+        tag = normalise_tag(value)
+        if not tag:
+            raise forms.ValidationError("A language code such as en, de or pt-BR.")
+        return tag
+
     def clean_history_mode(self) -> str:
         mode: str = self.cleaned_data.get("history_mode") or HistoryMode.NONE
         return mode
@@ -290,6 +307,7 @@ class MailboxForm(forms.Form):
             history_mode=d["history_mode"],
             history_days=d["history_days"],
             history_convert=d["history_convert"],
+            language=d["language"],
         )
 
     def account_input(self) -> MailboxInput:
@@ -326,6 +344,7 @@ class MailboxForm(forms.Form):
             "history_mode": mailbox.history_mode,
             "history_days": mailbox.history_days,
             "history_convert": mailbox.history_convert,
+            "language": mailbox.language,
             "processor_kind": mailbox.processor_kind,
             "roles": list(mailbox.authorized_groups.all()),
             "users": list(mailbox.authorized_users.all()),

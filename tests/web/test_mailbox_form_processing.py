@@ -162,3 +162,16 @@ def test_the_mailbox_page_says_when_leads_are_not_converted(client: Client) -> N
     note = page.split('id="lead-paused"', 1)[1].split("</span>", 1)[0]
     assert "not converting: no active sales channel" in note
     assert 'href="/sales-channels/"' in note
+
+
+def test_it_saves_the_answer_language_normalised_and_refuses_a_non_language(
+    client: Client,
+) -> None:
+    response = client.post("/mailboxes/new/", {**VALID, "language": "de_de"})
+    assert response.status_code == 302
+    assert Mailbox.objects.get().language == "de-DE"
+    response = client.post(
+        "/mailboxes/new/", {**VALID, "label": "Other", "language": "German\r\nBcc: x"}
+    )
+    assert response.status_code == 200
+    assert "A language code such as en, de or pt-BR." in response.content.decode()
