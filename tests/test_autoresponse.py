@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
+from email import message_from_bytes, policy
+from email.utils import format_datetime
 from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import User
+from django.utils import timezone
 
 from mailroom.models import (
     AutoResponseRule,
@@ -23,6 +27,7 @@ from mailroom.models import (
     SalesChannel,
 )
 from tests.conftest import run_cli
+from tests.rendering.texts import PARAGRAPHS
 from tests.servers.fixtures import ImapAccount
 from tests.servers.smtp import SmtpSink
 
@@ -48,6 +53,17 @@ def _answer_everything(mailbox: Mailbox) -> None:
         template=template, language="en", subject="Thanks", body="We got it."
     )
     AutoResponseRule.objects.create(mailbox=mailbox, name="Everything", template=template)
+
+
+def _dated_now(raw: bytes) -> bytes:
+    """``raw`` with its (first) Date header set to now, or one added."""
+    now = format_datetime(timezone.now()).encode()
+    head, sep, body = raw.partition(b"\r\n\r\n") if b"\r\n\r\n" in raw else raw.partition(b"\n\n")
+    newline = b"\r\n" if sep == b"\r\n\r\n" else b"\n"
+    dated, count = re.subn(rb"(?im)^Date:[^\n]*(\n[ \t][^\n]*)*$", b"Date: " + now, head, count=1)
+    if not count:
+        dated = b"Date: " + now + newline + head
+    return dated + sep + body
 
 
 def _with_header(header: bytes) -> bytes:
@@ -123,8 +139,9 @@ def test_it_never_answers_any_message_of_the_automated_corpus(
     assert len(files) > 300, f"corpus not found at {AUTOMATED}"
     _answer_everything(make_mailbox())
     for path in files:
-        # APPEND sets the arrival time to now, so the age limit cannot be what suppresses.
-        imap_account.append("INBOX", path.read_bytes())
+        # Dated now and appended now (APPEND sets the arrival time): the age limit cannot be
+        # what suppresses.
+        imap_account.append("INBOX", _dated_now(path.read_bytes()))
 
     run_cli("sync", "--once")
 
@@ -135,6 +152,64 @@ def test_it_never_answers_any_message_of_the_automated_corpus(
     assert smtp_server.messages == []
     # Each one was recognised as automatic.
     assert not ProcessingRecord.objects.filter(automated_reason="").exists()
+
+
+def _control_mail(language: str, n: int, text: str) -> bytes:
+    """An ordinary message a person writes in ``language``, dated now, no language header."""
+    first = text.split("\n", 1)[0].strip(",. ")
+    lines = [
+        f"Return-Path: <person{n}.{language}@customer.test>",
+        f"From: Person {n} <person{n}.{language}@customer.test>",
+        "To: support@example.test",
+        f"Subject: {first} ({n})",
+        f"Date: {format_datetime(timezone.now())}",
+        f"Message-ID: <control-{language}-{n}@customer.test>",
+        "Content-Type: text/plain; charset=utf-8",
+    ]
+    return ("\r\n".join(lines) + "\r\n\r\n" + text.replace("\n", "\r\n")).encode()
+
+
+def test_ordinary_mail_in_several_languages_is_answered_once_each_in_its_language(
+    make_mailbox: Callable[..., Mailbox], imap_account: ImapAccount, smtp_server: SmtpSink
+) -> None:
+    mailbox = make_mailbox()
+    template = EmailTemplate.objects.create(name="thanks", default_language="en")
+    translated = {
+        "en": "We got your mail.",
+        "de": "Wir haben Ihre Mail.",
+        "fr": "Nous avons reçu votre message.",
+        "es": "Hemos recibido su correo.",
+    }
+    for language, body in translated.items():
+        EmailTemplateTranslation.objects.create(
+            template=template, language=language, subject=f"[{language}] Thanks", body=body
+        )
+    AutoResponseRule.objects.create(mailbox=mailbox, name="Everything", template=template)
+    sent: dict[str, str] = {}
+    for n, (language, text) in enumerate(sorted(PARAGRAPHS.items())):
+        for variant in range(2):
+            address = f"person{2 * n + variant}.{language}@customer.test"
+            sent[address] = language
+            # The second sender of each language signs differently: detection reads the text.
+            body = text if variant == 0 else text.rsplit("\n", 1)[0] + "\n-- \nSent from my phone"
+            imap_account.append("INBOX", _control_mail(language, 2 * n + variant, body))
+
+    run_cli("sync", "--once")
+    run_cli("sync", "--once")  # a second pass changes nothing
+
+    replies = smtp_server.wait_for(len(sent), timeout=30)
+    assert len(replies) == len(sent)
+    by_address = {}
+    for reply in replies:
+        (address,) = reply.rcpt_tos
+        assert address not in by_address, f"{address} answered twice"
+        by_address[address] = message_from_bytes(reply.data, policy=policy.default)
+    assert set(by_address) == set(sent)
+    for address, language in sent.items():
+        expected = language if language in translated else "en"
+        answer = by_address[address]
+        assert answer["Subject"].startswith(f"[{expected}] "), (address, answer["Subject"])
+        assert answer["Content-Language"] == expected
 
 
 def test_it_turns_mail_into_a_lead_with_source_and_owner(
