@@ -104,6 +104,10 @@ SYNC_TASK_SECONDS = env_int("MAILROOM_SYNC_TASK_SECONDS", 3600, minimum=10)
 # Domain of the Message-IDs mailroom generates for its own mail.
 MESSAGE_ID_DOMAIN = env_str("MAILROOM_MESSAGE_ID_DOMAIN", "mailroom.invalid")
 
+# The languages responses are written in: the editors show a tab for each (more can be added
+# per response). The first is the default language of a new response.
+LANGUAGES = [tag.strip().lower() for tag in env_str("MAILROOM_LANGUAGES", "en").split(",")]
+
 # The address people open mailroom at (https://mailroom.example.com): answers link the Case or
 # Lead they created with it ({{ record_url }}). Unset, that placeholder is empty.
 BASE_URL = env_str("MAILROOM_BASE_URL", "").rstrip("/")

@@ -10,6 +10,7 @@ from typing import Any
 from django import forms
 from django.forms import BaseFormSet, formset_factory
 
+from mailroom import conf
 from mailroom.models import (
     AutoResponseRule,
     ConditionField,
@@ -72,11 +73,23 @@ class TranslationForm(forms.Form):
     """A response's subject and body in one language."""
 
     language = forms.CharField(max_length=10, initial="en")
-    subject = forms.CharField(max_length=500)
-    body = forms.CharField(widget=forms.Textarea(attrs={"rows": 8}))
+    subject = forms.CharField(max_length=500, required=False)
+    body = forms.CharField(widget=forms.Textarea(attrs={"rows": 8}), required=False)
 
     def clean_language(self) -> str:
         return language_code(self.cleaned_data["language"])
+
+    def clean(self) -> dict[str, Any]:
+        """A language left empty (a configured language's tab not written) is no text; one
+        half-written is an error at the missing half."""
+        data = super().clean() or {}
+        subject, body = data.get("subject", "").strip(), data.get("body", "").strip()
+        data["empty"] = not subject and not body
+        if subject and not body:
+            self.add_error("body", "Write the text, or empty the subject too.")
+        elif body and not subject:
+            self.add_error("subject", "Write the subject, or empty the text too.")
+        return data
 
 
 class BaseTranslationFormSet(BaseFormSet[TranslationForm]):
@@ -85,6 +98,8 @@ class BaseTranslationFormSet(BaseFormSet[TranslationForm]):
         seen: set[str] = set()
         for form in self.forms:
             if not form.cleaned_data or form.cleaned_data.get("DELETE"):
+                continue
+            if form.cleaned_data.get("empty"):
                 continue
             language = str(form.cleaned_data.get("language") or "")
             if language in seen:
@@ -178,10 +193,25 @@ class RuleForm(forms.Form):
         return data
 
 
+def configured_languages() -> list[str]:
+    """The languages of ``MAILROOM_LANGUAGES`` that are language codes (a tab each)."""
+    return [tag for tag in conf.LANGUAGES if _LANGUAGE.fullmatch(tag)] or ["en"]
+
+
+def language_rows(texts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The editor's text rows: one per configured language (its text where the response has
+    one, else empty), then the response's other languages."""
+    by_language = {t["language"]: t for t in texts}
+    rows = [by_language.pop(tag, {"language": tag}) for tag in configured_languages()]
+    return rows + list(by_language.values())
+
+
 def kept(formset: BaseFormSet[Any]) -> list[dict[str, Any]]:
-    """The cleaned rows of a valid formset that were not removed ("x")."""
+    """The cleaned rows of a valid formset that were not removed ("x") nor left empty."""
     return [
-        f.cleaned_data for f in formset.forms if f.cleaned_data and not f.cleaned_data.get("DELETE")
+        f.cleaned_data
+        for f in formset.forms
+        if f.cleaned_data and not f.cleaned_data.get("DELETE") and not f.cleaned_data.get("empty")
     ]
 
 

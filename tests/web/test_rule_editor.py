@@ -9,6 +9,7 @@ import pytest
 from django.contrib.auth.models import Group, User
 from django.test import Client
 
+from mailroom import conf
 from mailroom.mailboxes.actions import set_access
 from mailroom.models import AutoResponseRule, EmailTemplate, Mailbox, OutboxMessage
 from mailroom.pipeline.engine import process_message
@@ -219,3 +220,32 @@ def test_an_html_response_written_in_the_rule_is_cleaned_when_saved(
     )
     body = AutoResponseRule.objects.get().template.translations.get().body
     assert body == "<p>Hi {{ sender_name }}</p>"
+
+
+def test_each_configured_language_has_a_text_row_and_an_empty_one_is_no_text(
+    admin: Client, box: Mailbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(conf, "LANGUAGES", ["de", "en", "fr"])
+    page = admin.get(f"/mailboxes/{box.pk}/rules/new/").content.decode()
+    for i, language in enumerate(["de", "en", "fr"]):
+        assert f'name="texts-{i}-language" value="{language}"' in page
+    assert 'name="default_language" value="de"' in page
+    response = admin.post(
+        f"/mailboxes/{box.pk}/rules/new/",
+        _post(
+            texts=[("de", "AW", "Danke"), ("en", "Re", "Thanks"), ("fr", "", "")],
+            default_language="de",
+        ),
+    )
+    assert response.status_code == 302, response.content.decode()
+    texts = AutoResponseRule.objects.get().template.translations.all()
+    assert sorted(t.language for t in texts) == ["de", "en"]
+
+
+def test_a_half_written_language_is_refused_at_its_field(admin: Client, box: Mailbox) -> None:
+    response = admin.post(
+        f"/mailboxes/{box.pk}/rules/new/",
+        _post(texts=[("en", "Re", "Thanks"), ("de", "AW", "")]),
+    )
+    assert "Write the text, or empty the subject too." in response.content.decode()
+    assert not AutoResponseRule.objects.exists()

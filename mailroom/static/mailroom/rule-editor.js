@@ -20,6 +20,7 @@
     wirePreview(row);
     var first = row.querySelector("select, input:not([type=checkbox]), textarea");
     if (first) { first.focus(); }
+    return row;
   }
 
   function wireRow(row) {
@@ -41,14 +42,20 @@
     }
   }
 
-  function wireAdd(buttonId, prefix, containerId, templateId) {
+  function wireAdd(buttonId, prefix, containerId, templateId, tabs) {
     var button = document.getElementById(buttonId);
     var container = document.getElementById(containerId);
     var template = document.getElementById(templateId);
     if (!button || !container || !template) { return; }
     button.addEventListener("click", function (event) {
       event.preventDefault();
-      addRow(prefix, container, template);
+      var row = addRow(prefix, container, template);
+      if (tabs) {
+        container.querySelectorAll("[data-row]").forEach(function (other) {
+          other.classList.toggle("tab-hidden", other !== row);
+        });
+        tabs.refresh();
+      }
     });
   }
 
@@ -130,12 +137,68 @@
     refresh();
   }
 
+  /* The texts as tabs, one per language (a row removed with "x" loses its tab). */
+  function wireTabs() {
+    var rows = document.getElementById("text-rows");
+    if (!rows) { return null; }
+    var bar = document.createElement("div");
+    bar.className = "tabs";
+    bar.setAttribute("role", "tablist");
+    bar.setAttribute("aria-label", "Languages");
+    rows.parentNode.insertBefore(bar, rows);
+    var select = function (row) {
+      rows.querySelectorAll("[data-row]").forEach(function (other) {
+        other.classList.toggle("tab-hidden", other !== row);
+      });
+      bar.querySelectorAll("button").forEach(function (button) {
+        button.setAttribute("aria-selected", String(button.tabRow === row));
+      });
+    };
+    var label = function (row) {
+      var language = row.querySelector("input[name$='-language']");
+      var subject = row.querySelector("input[name$='-subject']");
+      var name = (language && language.value) || "?";
+      return name + (subject && subject.value ? "" : " (empty)");
+    };
+    var refresh = function () {
+      bar.innerHTML = "";
+      var chosen = null;
+      rows.querySelectorAll("[data-row]").forEach(function (row) {
+        if (row.hidden) { return; }
+        var button = document.createElement("button");
+        button.type = "button";
+        button.setAttribute("role", "tab");
+        button.tabRow = row;
+        button.textContent = label(row);
+        button.addEventListener("click", function () { select(row); });
+        bar.appendChild(button);
+        if (!row.classList.contains("tab-hidden") && chosen === null) { chosen = row; }
+      });
+      var first = bar.querySelector("button");
+      var invalid = rows.querySelector("[data-row].invalid");
+      select(chosen || (invalid && !invalid.hidden ? invalid : first && first.tabRow));
+    };
+    rows.addEventListener("change", refresh);
+    rows.querySelectorAll("[data-row]").forEach(function (row, index) {
+      row.classList.toggle("tab-hidden", index > 0);
+    });
+    var invalid = rows.querySelector("[data-row].invalid");
+    if (invalid) {
+      rows.querySelectorAll("[data-row]").forEach(function (row) {
+        row.classList.toggle("tab-hidden", row !== invalid);
+      });
+    }
+    refresh();
+    return { refresh: refresh, select: select };
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     if (!document.querySelector("form.response-form")) { return; }
     document.querySelectorAll("[data-row]").forEach(wireRow);
     document.querySelectorAll("#text-rows [data-row]").forEach(wirePreview);
     wireAdd("add-condition", "conditions", "condition-rows", "condition-template");
-    wireAdd("add-language", "texts", "text-rows", "text-template");
+    var tabs = wireTabs();
+    wireAdd("add-language", "texts", "text-rows", "text-template", tabs);
     wireResponse();
     wirePlaceholders();
   });

@@ -23,7 +23,9 @@ from mailroom.web.rule_forms import (
     RuleForm,
     TranslationFormSet,
     check_texts,
+    configured_languages,
     initial_for,
+    language_rows,
     rule_input,
 )
 
@@ -86,10 +88,11 @@ def rule_form(request: HttpRequest, mailbox_id: int, rule_id: int | None = None)
         else:
             values = {"position": next_position(mailbox), "active": True}
             conditions = [{"field": "subject", "operator": "contains", "value": ""}]
-            texts = [{"language": "en"}]
+            texts = []
+            values["default_language"] = configured_languages()[0]
         form = RuleForm(initial=values, mailbox=mailbox, rule=rule)
         condition_rows = ConditionFormSet(initial=conditions, prefix="conditions")
-        text_rows = TranslationFormSet(initial=texts, prefix="texts")
+        text_rows = TranslationFormSet(initial=language_rows(texts), prefix="texts")
         return _page(
             request,
             {

@@ -20,7 +20,14 @@ from mailroom.rendering.sanitize import clean_template_html
 from mailroom.rendering.values import PLACEHOLDER_LIST, sample_values
 from mailroom.rules.actions import ResponseText
 from mailroom.rules.templates import save_library_template, template_users
-from mailroom.web.rule_forms import LANGUAGE_HELP, TranslationFormSet, kept, language_code
+from mailroom.web.rule_forms import (
+    LANGUAGE_HELP,
+    TranslationFormSet,
+    configured_languages,
+    kept,
+    language_code,
+    language_rows,
+)
 
 
 class TemplateForm(forms.Form):
@@ -81,8 +88,11 @@ def template_form(request: HttpRequest, template_id: int | None = None) -> HttpR
     _admin_only(request)
     template = _template(template_id)
     if request.method == "GET":
-        initial: dict[str, Any] = {"type": TemplateType.TEXT, "default_language": "en"}
-        texts: list[dict[str, Any]] = [{"language": "en"}]
+        initial: dict[str, Any] = {
+            "type": TemplateType.TEXT,
+            "default_language": configured_languages()[0],
+        }
+        texts: list[dict[str, Any]] = []
         if template is not None:
             initial = {
                 "name": template.name,
@@ -94,7 +104,7 @@ def template_form(request: HttpRequest, template_id: int | None = None) -> HttpR
                 for t in template.translations.all()
             ]
         form = TemplateForm(initial=initial, template=template)
-        rows = TranslationFormSet(initial=texts, prefix="texts")
+        rows = TranslationFormSet(initial=language_rows(texts), prefix="texts")
     else:
         data: QueryDict = request.POST
         if "add_texts" in data:
