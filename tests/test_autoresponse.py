@@ -38,7 +38,7 @@ pytestmark = pytest.mark.django_db
 PERSON = (
     b"Return-Path: <carla@customer.test>\r\n"
     b"From: =?utf-8?q?Carla_D=C3=ADaz?= <carla@customer.test>\r\n"
-    b"To: sales@example.test\r\n"
+    b"To: support@example.test\r\n"
     b"Subject: Price for 40 licences\r\n"
     b"Message-ID: <price-1@customer.test>\r\n"
     b"\r\n"

@@ -39,6 +39,7 @@ def mailbox_document(mailbox: Mailbox) -> dict[str, Any]:
         },
         # Left out when unset, as a document written before it existed has it.
         **({"language": mailbox.language} if mailbox.language else {}),
+        **({"aliases": mailbox.aliases.splitlines()} if mailbox.aliases else {}),
         "folders": [{"name": f.name, "selected": f.selected} for f in mailbox.folders.all()],
         "access": {
             "users": sorted(u.get_username() for u in mailbox.authorized_users.all()),

@@ -227,6 +227,7 @@ def _import_mailbox(m: dict[str, Any], where: str) -> None:
         history_days=history.get("days") if mode == HistoryMode.DAYS else None,
         history_convert=history.get("convert", False),
         language=normalise_tag(str(m.get("language") or "")) or "",
+        aliases="\n".join(m.get("aliases", [])),
     )
     if existing is not None and existing.connection.has_password:
         # No password comes with a document, so the stored one would be kept: it must then

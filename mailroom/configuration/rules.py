@@ -52,6 +52,8 @@ def rule_document(rule: AutoResponseRule) -> dict[str, Any]:
         doc["stop_after"] = True
     if rule.case_sensitive:
         doc["case_sensitive"] = True
+    if rule.answer_unaddressed:
+        doc["answer_unaddressed"] = True
     if rule.template.in_library:
         doc["template"] = rule.template.name
     else:
@@ -122,7 +124,7 @@ def validate_rule(rule: Any, where: str, templates: set[str]) -> None:
         f"{where}.name",
         "is required: a name of 1 to 100 characters",
     )
-    for flag in ("active", "stop_after", "case_sensitive"):
+    for flag in ("active", "stop_after", "case_sensitive", "answer_unaddressed"):
         require(isinstance(rule.get(flag, False), bool), f"{where}.{flag}", "must be true/false")
     if "position" in rule:
         position = rule["position"]
@@ -194,6 +196,7 @@ def import_rule(mailbox: Mailbox, doc: dict[str, Any]) -> None:
             position=doc.get("position", 0),
             stop_after=doc.get("stop_after", False),
             case_sensitive=doc.get("case_sensitive", False),
+            answer_unaddressed=doc.get("answer_unaddressed", False),
             conditions=[
                 (c["field"], c["operator"], _value_text(c, "")) for c in doc.get("conditions", [])
             ],

@@ -46,6 +46,8 @@ class MailboxInput:
     history_convert: bool = False
     # Answers' language when the sender's is unknown ("" = each response's default).
     language: str = ""
+    # Other addresses whose mail reaches the mailbox, one per line.
+    aliases: str = ""
 
 
 _CONNECTION_FIELDS = (
@@ -99,6 +101,7 @@ def save_mailbox(
     mailbox.processor_kind = data.processor_kind
     mailbox.processor_settings = data.processor_settings
     mailbox.language = data.language
+    mailbox.aliases = data.aliases
     if creating or new_account:
         mailbox.history_mode = data.history_mode
         mailbox.history_days = data.history_days

@@ -11,7 +11,7 @@ import re
 from datetime import datetime, timedelta
 from email.message import Message
 
-from mailroom.mime.addresses import is_sendable
+from mailroom.mime.addresses import is_sendable, parse_address_list
 from mailroom.mime.parse import ParsedMessage
 
 _COMMENT = re.compile(r"\([^()]*\)")
@@ -328,3 +328,16 @@ def automated_kind(msg: ParsedMessage) -> str:
     ) or any(_keyword(v) in ("list", "bulk") for v in msg.header_all("Precedence")):
         return LIST_MAIL
     return AUTOMATIC_MAIL
+
+
+# The header fields that name a message's recipients (RFC 3834 §2).
+RECIPIENT_FIELDS = ("To", "Cc", "Bcc", "Resent-To", "Resent-Cc", "Resent-Bcc")
+
+
+def names_recipient(msg: ParsedMessage, addresses: set[str]) -> bool:
+    """Whether a recipient field of ``msg`` names one of ``addresses`` (lower-case)."""
+    found = [a.email for a in (*msg.to, *msg.cc)]
+    for name in ("Bcc", "Resent-To", "Resent-Cc", "Resent-Bcc"):
+        for value in msg.header_all(name):
+            found.extend(a.email for a in parse_address_list(value, name, []))
+    return any(email.strip().lower() in addresses for email in found)

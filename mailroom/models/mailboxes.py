@@ -79,6 +79,10 @@ class Mailbox(models.Model):
     # The language answers are written in when the sender's is not known (a language tag such
     # as "de"); empty: each response's own default language.
     language = models.CharField(max_length=35, blank=True)
+    # Other addresses whose mail reaches this mailbox, one per line: mail naming one of them
+    # counts as addressed to the mailbox (autoresponse rules answer it).
+    aliases = models.TextField(blank=True)
+
     # Bumped whenever the user name or password changes; a refused login is not tried again
     # with the same credential version.
     credential_version = models.PositiveIntegerField(default=1)
@@ -97,6 +101,11 @@ class Mailbox(models.Model):
 
     def __str__(self) -> str:
         return f"{self.label} <{self.email}>"
+
+    def own_addresses(self) -> set[str]:
+        """The mailbox's address and its aliases, lower-cased."""
+        lines = [self.email, *self.aliases.splitlines()]
+        return {line.strip().lower() for line in lines if line.strip()}
 
 
 class MailboxConnection(models.Model):

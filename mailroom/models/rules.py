@@ -35,6 +35,12 @@ class AutoResponseRule(models.Model):
     case_sensitive = models.BooleanField(
         default=False, help_text="Compare condition values with the message case-sensitively."
     )
+    # RFC 3834 §2 / autoresponder.md A29: mail that does not name the mailbox (or an alias) in
+    # To, Cc, Bcc or Resent-* (a Bcc copy, a catch-all) is not answered unless the rule says so.
+    answer_unaddressed = models.BooleanField(
+        default=False,
+        help_text="Also answer mail that does not name the mailbox's address or an alias.",
+    )
     template = models.ForeignKey(EmailTemplate, on_delete=models.PROTECT, related_name="rules")
 
     class Meta:

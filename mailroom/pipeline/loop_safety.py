@@ -15,7 +15,12 @@ from django.utils import timezone
 
 from mailroom import conf, metrics
 from mailroom.alerts import raise_alert, resolve_alert
-from mailroom.mime.autoreply import DELIVERY_FAILED, reply_address, stale_reason
+from mailroom.mime.autoreply import (
+    DELIVERY_FAILED,
+    names_recipient,
+    reply_address,
+    stale_reason,
+)
 from mailroom.mime.quoted import QUOTING_TYPES, quoted_message_ids
 from mailroom.models import AnswerRecord, AutoResponseRule, Mailbox, OutboxMessage
 from mailroom.pipeline.base import Context
@@ -128,9 +133,22 @@ def _cap_reached(ctx: Context, *, alert: bool) -> str | None:
     return None
 
 
+def unaddressed(ctx: Context, rule: AutoResponseRule) -> str | None:
+    """Why ``rule`` may not answer mail that does not name the mailbox (A29), or None."""
+    if rule.answer_unaddressed or names_recipient(ctx.parsed, ctx.mailbox.own_addresses()):
+        return None
+    return (
+        f"not addressed to {ctx.mailbox.email} or an alias of it (a Bcc copy or a catch-all; "
+        "the rule does not answer such mail)"
+    )
+
+
 def answer_refusal(ctx: Context, rule: AutoResponseRule, address: str) -> str | None:
-    """Why ``rule`` may not answer ``address`` now (the cap, the window), or None. Reads only:
-    what :func:`claim_answer` would refuse, for a dry run."""
+    """Why ``rule`` may not answer ``address`` now (not addressed, the cap, the window), or
+    None. Reads only: what :func:`claim_answer` would refuse, for a dry run."""
+    refusal = unaddressed(ctx, rule)
+    if refusal:
+        return refusal
     capped = _cap_reached(ctx, alert=False)
     if capped:
         return f"reply suppressed: {capped}"
@@ -147,6 +165,9 @@ def claim_answer(ctx: Context, rule: AutoResponseRule, address: str) -> str | No
 
     Reaching the cap raises its alert. Call it in the transaction that queues the answer.
     """
+    refusal = unaddressed(ctx, rule)
+    if refusal:
+        return refusal
     capped = _cap_reached(ctx, alert=True)
     if capped:
         metrics.SUPPRESSED.inc()

@@ -43,6 +43,8 @@ class RuleInput:
     inline: InlineResponse | None = None
     # "Save response as email template": the library name for the inline response, or "".
     save_as: str = ""
+    # Also answer mail that does not name the mailbox or an alias (autoresponder.md A29).
+    answer_unaddressed: bool = False
 
 
 def _write_inline(
@@ -76,6 +78,7 @@ def save_rule(mailbox: Mailbox, rule: AutoResponseRule | None, data: RuleInput) 
         "active": data.active,
         "position": data.position,
         "stop_after": data.stop_after,
+        "answer_unaddressed": data.answer_unaddressed,
         "case_sensitive": data.case_sensitive,
     }
     if rule is None:

@@ -106,6 +106,13 @@ class MailboxForm(forms.Form):
         help_text="The language autoresponses are written in when the sender's is not known "
         "(e.g. de); empty: each response's default language.",
     )
+    aliases = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        label="Other addresses",
+        help_text="Aliases whose mail reaches this mailbox, one per line: autoresponse rules "
+        "answer mail that names the mailbox's address or one of these.",
+    )
     history_convert = forms.BooleanField(
         required=False,
         label="Convert imported history to Leads/Cases",
@@ -243,6 +250,17 @@ class MailboxForm(forms.Form):
             raise forms.ValidationError("A language code such as en, de or pt-BR.")
         return tag
 
+    def clean_aliases(self) -> str:
+        lines = [line.strip() for line in self.cleaned_data.get("aliases", "").splitlines()]
+        addresses = [line for line in lines if line]
+        validate = forms.EmailField().clean
+        for address in addresses:
+            try:
+                validate(address)
+            except forms.ValidationError:
+                raise forms.ValidationError(f"“{address[:100]}” is not an email address.") from None
+        return "\n".join(dict.fromkeys(a.lower() for a in addresses))
+
     def clean_history_mode(self) -> str:
         mode: str = self.cleaned_data.get("history_mode") or HistoryMode.NONE
         return mode
@@ -308,6 +326,7 @@ class MailboxForm(forms.Form):
             history_days=d["history_days"],
             history_convert=d["history_convert"],
             language=d["language"],
+            aliases=d["aliases"],
         )
 
     def account_input(self) -> MailboxInput:
@@ -345,6 +364,7 @@ class MailboxForm(forms.Form):
             "history_days": mailbox.history_days,
             "history_convert": mailbox.history_convert,
             "language": mailbox.language,
+            "aliases": mailbox.aliases,
             "processor_kind": mailbox.processor_kind,
             "roles": list(mailbox.authorized_groups.all()),
             "users": list(mailbox.authorized_users.all()),

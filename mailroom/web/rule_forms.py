@@ -134,6 +134,12 @@ class RuleForm(forms.Form):
         label="Match case",
         help_text="Otherwise conditions ignore upper and lower case.",
     )
+    answer_unaddressed = forms.BooleanField(
+        required=False,
+        label="Also answer mail not addressed to this mailbox",
+        help_text="Mail that does not name the mailbox's address or an alias in To, Cc or Bcc "
+        "(a Bcc copy, a catch-all) is not answered otherwise (RFC 3834).",
+    )
     response = forms.ChoiceField(
         choices=RESPONSE_CHOICES, initial="inline", widget=forms.RadioSelect, label="Response"
     )
@@ -247,6 +253,7 @@ def rule_input(
         active=d["active"],
         position=d["position"],
         stop_after=d["stop_after"],
+        answer_unaddressed=d["answer_unaddressed"],
         case_sensitive=d["case_sensitive"],
         conditions=[(c["field"], c["operator"], c.get("value", "")) for c in kept(conditions)],
         template=d["template"] if d["response"] == "template" else None,
@@ -265,6 +272,7 @@ def initial_for(
         "active": rule.active,
         "position": rule.position,
         "stop_after": rule.stop_after,
+        "answer_unaddressed": rule.answer_unaddressed,
         "case_sensitive": rule.case_sensitive,
         "response": "template" if template.in_library else "inline",
         "template": template.name if template.in_library else None,

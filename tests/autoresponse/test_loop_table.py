@@ -390,9 +390,25 @@ def test_a27_the_cap_alert_is_resolved_when_answering_resumes_and_raised_again(
     assert Alert.objects.filter(key="autoresponse-cap", resolved_at__isnull=True).count() == 1
 
 
-def test_a29_mail_not_addressed_to_the_mailbox_is_answered_as_a_service(rig: Rig) -> None:
-    # A29 is a policy switch; mailroom's rules are service acknowledgements of a shared
-    # mailbox whose account may receive mail for aliases it does not know: answered.
+def test_a29_mail_not_addressed_to_the_mailbox_is_not_answered_by_default(rig: Rig) -> None:
+    # A29 is a policy switch: a Bcc copy or a catch-all's mail is not answered unless the rule
+    # says so (RFC 3834 §2; Pigeonhole checks the recipient by default too).
+    (record,) = rig.deliver(person(to="someone-else@example.test"))
+
+    assert "not addressed to support@example.test or an alias of it" in detail(record)
+    assert rig.sink.messages == []
+
+
+def test_a29_mail_to_an_alias_of_the_mailbox_is_answered(rig: Rig) -> None:
+    Mailbox.objects.filter(pk=rig.mailbox.pk).update(aliases="help@example.test")
+    (record,) = rig.deliver(person(to="Help Desk <HELP@example.test>"))
+
+    assert "reply queued" in detail(record)
+
+
+def test_a29_a_rule_set_to_answer_unaddressed_mail_answers_it(rig: Rig) -> None:
+    rig.rule.answer_unaddressed = True
+    rig.rule.save(update_fields=["answer_unaddressed"])
     (record,) = rig.deliver(person(to="someone-else@example.test"))
 
     assert "reply queued" in detail(record)

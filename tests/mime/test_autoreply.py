@@ -10,6 +10,7 @@ import pytest
 from mailroom.mime.autoreply import (
     automated_reason,
     from_fallback_refusal,
+    names_recipient,
     reply_address,
     stale_reason,
 )
@@ -418,3 +419,23 @@ def test_it_suppresses_the_addresses_list_managers_send_from(local: str) -> None
 def test_it_answers_people_whose_names_only_look_like_list_addresses(local: str) -> None:
     msg = _message(base=(f"Return-Path: <{local}@cust.test>", f"From: {local}@cust.test"))
     assert automated_reason(msg) is None
+
+
+@pytest.mark.parametrize(
+    ("headers", "named"),
+    [
+        ("To: Support <SUPPORT@example.test>", True),
+        ("To: someone@example.test\r\nCc: help@example.test", True),
+        ("To: someone@example.test\r\nBcc: support@example.test", True),
+        ("To: someone@example.test\r\nResent-To: support@example.test", True),
+        ("To: someone@example.test\r\nResent-Cc: x@y.test, help@example.test", True),
+        ("To: someone@example.test", False),
+        ("To: support@example.test.evil.test", False),
+        ("To: undisclosed-recipients:;", False),
+        ("Delivered-To: support@example.test\r\nTo: someone@example.test", False),
+    ],
+)
+def test_names_recipient_reads_only_the_recipient_fields(headers: str, named: bool) -> None:
+    raw = f"From: ann@kunde.test\r\n{headers}\r\nSubject: Hi\r\n\r\nHello\r\n".encode()
+    msg = parse_message(raw)
+    assert names_recipient(msg, {"support@example.test", "help@example.test"}) is named

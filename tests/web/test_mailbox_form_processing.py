@@ -175,3 +175,17 @@ def test_it_saves_the_answer_language_normalised_and_refuses_a_non_language(
     )
     assert response.status_code == 200
     assert "A language code such as en, de or pt-BR." in response.content.decode()
+
+
+def test_it_saves_the_other_addresses_and_refuses_one_that_is_not_an_address(
+    client: Client,
+) -> None:
+    response = client.post(
+        "/mailboxes/new/", {**VALID, "aliases": "Help@Example.test\n\nhelp@example.test\n"}
+    )
+    assert response.status_code == 302
+    assert Mailbox.objects.get().aliases == "help@example.test"
+    response = client.post(
+        "/mailboxes/new/", {**VALID, "label": "Other", "aliases": "help@example.test\nnot one"}
+    )
+    assert "“not one” is not an email address." in response.content.decode()

@@ -3,6 +3,7 @@ with errors at their row, and the rules listed on the mailbox page."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -249,3 +250,10 @@ def test_a_half_written_language_is_refused_at_its_field(admin: Client, box: Mai
     )
     assert "Write the text, or empty the subject too." in response.content.decode()
     assert not AutoResponseRule.objects.exists()
+
+
+def test_the_unaddressed_switch_and_the_aliases_are_saved(admin: Client, box: Mailbox) -> None:
+    admin.post(f"/mailboxes/{box.pk}/rules/new/", _post(answer_unaddressed="on"))
+    assert AutoResponseRule.objects.get().answer_unaddressed is True
+    page = admin.get(f"/mailboxes/{box.pk}/rules/{AutoResponseRule.objects.get().pk}/")
+    assert re.search(r'<input[^>]*name="answer_unaddressed"[^>]*checked', page.content.decode())
