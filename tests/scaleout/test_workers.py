@@ -28,6 +28,8 @@ SYNC_ENV = {
     # The broker hands an unacknowledged task to another worker after SYNC + 3 x GRACE = 13 s.
     "MAILROOM_SYNC_TASK_SECONDS": "10",
     "MAILROOM_TASK_GRACE_SECONDS": "1",
+    # Every one of the MESSAGES senders is answered: above the default cap of 100 an hour.
+    "MAILROOM_AUTORESPONSE_MAX_PER_HOUR": "1000",
 }
 
 
