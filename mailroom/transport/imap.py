@@ -544,7 +544,8 @@ def wait_for_change(
         client.idle()
         try:
             while not changed and not stop() and time.monotonic() < deadline:
-                for response in client.idle_check(timeout=tick):
+                left = max(0.0, deadline - time.monotonic())
+                for response in client.idle_check(timeout=min(tick, left)):
                     if len(response) > 1 and response[1] in (b"EXISTS", b"RECENT"):
                         changed = True
         finally:

@@ -33,6 +33,8 @@ IDLE_SECONDS = 25 * 60
 MAX_BACKOFF = 300.0
 # How often an idle watcher wakes by itself; stop() wakes it at once.
 IDLE_TICK = 30.0
+# How soon a watcher tries again to sync a folder that another sync was holding.
+RETRY_HELD_SECONDS = 2.0
 
 
 # Watchers that touch the database at the same moment. Writes take turns anyway (SQLite has
@@ -160,25 +162,30 @@ class IdleWatcher(threading.Thread):
             self._session = session
             if self._stopping.is_set():
                 return
-            if not self._sync(session):
+            # False while another sync holds the folder: mail that came after that sync's
+            # search is in the folder already, so IDLE will never announce it; try again soon.
+            synced = self._sync(session)
+            if not synced:
                 session.examine(folder.name)  # held by another sync: open it for IDLE here
             last_sync = time.monotonic()
             while not self._stopping.is_set():
                 if session.announced():
                     # Mail arrived while the last sync ran; IDLE would not report it again.
-                    self._sync(session, time.monotonic())
+                    synced = self._sync(session, time.monotonic())
                     last_sync = time.monotonic()
                     continue
                 wait = min(
                     IDLE_SECONDS, max(1.0, conf.POLL_SECONDS - (time.monotonic() - last_sync))
                 )
+                if not synced:
+                    wait = min(wait, RETRY_HELD_SECONDS)
                 changed = wait_for_change(
                     session, seconds=wait, stop=self._stopping.is_set, tick=IDLE_TICK
                 )
                 if self._stopping.is_set():
                     return
-                if changed or time.monotonic() - last_sync >= conf.POLL_SECONDS:
-                    self._sync(session, time.monotonic() if changed else None)
+                if changed or not synced or time.monotonic() - last_sync >= conf.POLL_SECONDS:
+                    synced = self._sync(session, time.monotonic() if changed else None)
                     last_sync = time.monotonic()
 
 

@@ -127,10 +127,19 @@ class Cluster:
         return "\n".join(parts)
 
     def until(
-        self, predicate: Callable[[], T], timeout: float, what: str, *, every: float = 0.05
+        self,
+        predicate: Callable[[], T],
+        timeout: float,
+        what: str,
+        *,
+        every: float = 0.05,
+        explain: Callable[[], str] | None = None,
     ) -> T:
         """Poll ``predicate`` until it returns something true; fail with the processes'
-        output after ``timeout`` seconds, or at once when a process died by itself."""
+        output after ``timeout`` seconds, or at once when a process died by itself.
+
+        ``explain`` describes the state the test waited on, put before the processes' output.
+        """
         deadline = time.monotonic() + timeout
         while True:
             result = predicate()
@@ -143,5 +152,6 @@ class Cluster:
                         f"{proc.name} exited ({code}) while waiting for {what}\n{self.report()}"
                     )
             if time.monotonic() > deadline:
-                raise AssertionError(f"not within {timeout} s: {what}\n{self.report()}")
+                state = f"{explain()}\n" if explain is not None else ""
+                raise AssertionError(f"not within {timeout} s: {what}\n{state}{self.report()}")
             time.sleep(every)

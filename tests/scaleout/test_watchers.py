@@ -135,9 +135,25 @@ def test_a_killed_watch_process_s_mailboxes_are_taken_over_within_the_lease_time
     def processed() -> int:
         return ProcessingRecord.objects.filter(state=ProcessingState.DONE).count()
 
+    def explain() -> str:
+        """Which mailboxes are short of mail, and every record not done, for a failure."""
+        short = {
+            pk: (Mailbox.objects.get(pk=pk).messages.count(), count)
+            for pk, count in expected.items()
+            if Mailbox.objects.get(pk=pk).messages.count() != count
+        }
+        pending = list(
+            ProcessingRecord.objects.exclude(state=ProcessingState.DONE).values_list(
+                "message__mailbox_id", "state", "attempts", "error"
+            )
+        )
+        return f"mailboxes short (stored, sent): {short}\nrecords not done: {pending}"
+
     # Before the kill: one mail to every mailbox, pushed to whichever process holds it.
     deliver(sorted(accounts))
-    cluster.until(lambda: processed() == sent, 60, "the mail before the kill processed")
+    cluster.until(
+        lambda: processed() == sent, 60, "the mail before the kill processed", explain=explain
+    )
 
     os.killpg(first.pid, signal.SIGKILL)
     killed_at = time.monotonic()
@@ -158,7 +174,7 @@ def test_a_killed_watch_process_s_mailboxes_are_taken_over_within_the_lease_time
     # After: mail to every mailbox again, now all watched by the survivor.
     cluster.until(_all_synced, 30, "the survivor's watchers synced")
     deliver(a_boxes + b_boxes[:5])
-    cluster.until(lambda: processed() == sent, 60, f"all {sent} mails processed")
+    cluster.until(lambda: processed() == sent, 60, f"all {sent} mails processed", explain=explain)
     cluster.until(lambda: len(sink.accepted) >= sent, 60, f"all {sent} replies delivered")
     wait_for_sweeps(cluster, worker)
 
