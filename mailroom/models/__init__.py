@@ -22,8 +22,14 @@ from mailroom.models.mailboxes import (
     MailboxConnection,
     MailboxStatus,
 )
-from mailroom.models.messages import Attachment, Message, MessageCopy, RawMessage
-from mailroom.models.outbox import OutboxMessage, OutboxState
+from mailroom.models.messages import (
+    Attachment,
+    Message,
+    MessageCopy,
+    MessageRead,
+    RawMessage,
+)
+from mailroom.models.outbox import OutboxMessage, OutboxState, SentCopy
 from mailroom.models.processing import ProcessingRecord, ProcessingState
 from mailroom.models.rules import (
     AutoResponseRule,
@@ -60,6 +66,7 @@ __all__ = [
     "MailboxStatus",
     "Message",
     "MessageCopy",
+    "MessageRead",
     "MessageReference",
     "OutboxMessage",
     "OutboxState",
@@ -69,6 +76,7 @@ __all__ = [
     "RecordChange",
     "RuleCondition",
     "SalesChannel",
+    "SentCopy",
     "TemplateType",
     "WatchProcess",
 ]

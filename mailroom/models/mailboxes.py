@@ -82,6 +82,9 @@ class Mailbox(models.Model):
     # Other addresses whose mail reaches this mailbox, one per line: mail naming one of them
     # counts as addressed to the mailbox (autoresponse rules answer it).
     aliases = models.TextField(blank=True)
+    # Where replies written in mailroom are copied (IMAP APPEND); empty: the server's
+    # SPECIAL-USE \Sent folder, found when the first reply is copied.
+    sent_folder = models.CharField(max_length=500, blank=True)
 
     # Bumped whenever the user name or password changes; a refused login is not tried again
     # with the same credential version.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 
 from mailroom.models.mailboxes import Folder, Mailbox
@@ -148,3 +149,21 @@ class Attachment(models.Model):
 
     def __str__(self) -> str:
         return self.filename or self.content_type
+
+
+class MessageRead(models.Model):
+    """A person has opened a message: unread state is per person, not per mailbox."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="messages_read"
+    )
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="reads")
+    read_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=("user", "message"), name="message_read_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} read {self.message_id}"

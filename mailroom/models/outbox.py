@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 
 from mailroom.models.mailboxes import Mailbox
@@ -18,6 +19,16 @@ class OutboxState(models.TextChoices):
     SENT = "sent", "Sent"
     FAILED = "failed", "Refused by the server"
     ABANDONED = "abandoned", "Outcome unknown, not retried"
+
+
+class SentCopy(models.TextChoices):
+    """Whether a reply written in mailroom was copied to the server's Sent folder (IMAP APPEND).
+    Autoresponses are not copied (``none``)."""
+
+    NONE = "", "Not copied"
+    PENDING = "pending", "To be copied to Sent"
+    SAVED = "saved", "Copied to Sent"
+    FAILED = "failed", "Could not be copied to Sent"
 
 
 class OutboxMessage(models.Model):
@@ -47,6 +58,22 @@ class OutboxMessage(models.Model):
     data_started_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     sent_at = models.DateTimeField(null=True, blank=True)
+    # A reply a person wrote in mailroom (an autoresponse names its rule instead).
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="replies_written",
+    )
+    cc = models.JSONField(default=list, blank=True)
+    body_text = models.TextField(blank=True)
+    body_html = models.TextField(blank=True)
+    sent_copy = models.CharField(
+        max_length=10, choices=SentCopy.choices, default=SentCopy.NONE, blank=True
+    )
+    sent_copy_folder = models.CharField(max_length=500, blank=True)
+    sent_copy_error = models.TextField(blank=True)
 
     class Meta:
         ordering = ("-id",)

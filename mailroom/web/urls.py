@@ -1,7 +1,7 @@
 """URLs of the mailroom UI."""
 
 from django.contrib.auth import views as auth_views
-from django.urls import URLPattern, path
+from django.urls import URLPattern, URLResolver, include, path
 
 from mailroom.web.views import (
     answers,
@@ -18,7 +18,7 @@ from mailroom.web.views import (
     templates,
 )
 
-urlpatterns: list[URLPattern] = [
+urlpatterns: list[URLPattern | URLResolver] = [
     path(
         "login/",
         auth_views.LoginView.as_view(template_name="mailroom/login.html"),
@@ -84,4 +84,9 @@ urlpatterns: list[URLPattern] = [
         lists.sales_channel_change,
         name="sales-channel-change",
     ),
+    path("", include("mailroom.web.routes.reading")),
+    path("", include("mailroom.web.routes.message")),
+    path("", include("mailroom.web.routes.replies")),
+    path("", include("mailroom.web.routes.people")),
+    path("", include("mailroom.web.routes.health")),
 ]
