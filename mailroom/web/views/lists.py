@@ -11,9 +11,8 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.db.models import Count
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -36,10 +35,9 @@ from mailroom.web.entity_forms import NameForm
 
 
 def _require_admin(request: HttpRequest) -> None:
-    # The lists are no secret (Leads show their source), so a signed-in person who may not
-    # manage them gets 403, not 404.
+    # Like every page a person may not use, the lists' pages do not exist for them: 404.
     if not is_admin(request.user):
-        raise PermissionDenied("only administrators manage these lists")
+        raise Http404("only administrators manage these lists")
 
 
 def _sources_page(request: HttpRequest, form: NameForm, status: int = 200) -> HttpResponse:
