@@ -1,4 +1,4 @@
-"""The access matrix (threats.md S14): three people × every URL of the product, GET and POST.
+"""The access matrix (threats.md S14): three people against every URL of the product, GET and POST.
 
 - an administrator reaches every page;
 - a reader, through a role, of mailbox Alpha reaches Alpha's pages and gets 404 for everything
@@ -79,7 +79,7 @@ def _raw(subject: str, to: str, n: int) -> bytes:
         f"Subject: {subject}\r\nMessage-ID: <m{n}-{secrets.token_hex(4)}@customer.test>\r\n"
         f"MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary={boundary}\r\n\r\n"
         f"--{boundary}\r\nContent-Type: text/html; charset=utf-8\r\n\r\n"
-        f"<p>{subject}</p><img src=\"cid:logo{n}@x\">\r\n"
+        f'<p>{subject}</p><img src="cid:logo{n}@x">\r\n'
         f"--{boundary}\r\nContent-Type: image/png\r\nContent-ID: <logo{n}@x>\r\n"
         f"Content-Disposition: inline; filename=logo.png\r\n"
         f"Content-Transfer-Encoding: base64\r\n\r\niVBORw0KGgo=\r\n"
