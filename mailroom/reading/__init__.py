@@ -1,0 +1,2 @@
+"""Reading a mailbox: who has read which message, and the message list (search, filters,
+keyset pages) the web screens show."""
