@@ -116,6 +116,29 @@ BASE_URL = env_str("MAILROOM_BASE_URL", "").rstrip("/")
 ADMIN_EMAIL = env_str("MAILROOM_ADMIN_EMAIL", "admin@example.com")
 ADMIN_PASSWORD = os.environ.get("MAILROOM_ADMIN_PASSWORD", "")
 
+# --- Sign-in (docs/deploy.md) --------------------------------------------------------------------
+# After this many failed logins in a row, an account is locked, and so is the address they came
+# from (each counted on its own), for MAILROOM_LOGIN_LOCKOUT_MINUTES. A successful login clears
+# the count.
+LOGIN_FAILURE_LIMIT = env_int("MAILROOM_LOGIN_FAILURE_LIMIT", 5, minimum=1)
+LOGIN_LOCKOUT_MINUTES = env_int("MAILROOM_LOGIN_LOCKOUT_MINUTES", 15, minimum=1)
+
+# A session ends this many hours after login, and when the browser closes if
+# MAILROOM_SESSION_BROWSER_CLOSE is on.
+SESSION_HOURS = env_int("MAILROOM_SESSION_HOURS", 12, minimum=1)
+SESSION_BROWSER_CLOSE = env_bool("MAILROOM_SESSION_BROWSER_CLOSE", False)
+
+# Served over HTTPS (behind a reverse proxy that terminates TLS and sets X-Forwarded-Proto):
+# cookies are sent over HTTPS only and browsers are told to keep to HTTPS (HSTS) for
+# MAILROOM_HSTS_SECONDS (0: no HSTS header).
+HTTPS = env_bool("MAILROOM_HTTPS", False)
+HSTS_SECONDS = env_int("MAILROOM_HSTS_SECONDS", 86400, minimum=0)
+
+# How many reverse proxies stand in front of the web server and append to X-Forwarded-For: the
+# client's address (for the per-address login limit) is that many entries from the right. 0:
+# the address the connection comes from.
+PROXY_COUNT = env_int("MAILROOM_PROXY_COUNT", 0, minimum=0)
+
 # Development switch: Django's debug pages. Never in production.
 DEBUG = env_bool("MAILROOM_DEBUG", False)
 

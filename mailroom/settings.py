@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import django_stubs_ext
@@ -28,6 +29,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "axes",
     "mailroom.apps.MailroomConfig",
 ]
 
@@ -40,6 +42,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into the login page saying so.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "mailroom.urls"
@@ -84,9 +88,36 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "mailbox-list"
 LOGOUT_REDIRECT_URL = "login"
 
+# Sign-in: django-axes counts failed logins per account and per address (either locks), and a
+# locked-out login gets the login page with the reason (mailroom.people.signin).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = conf.LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = timedelta(minutes=conf.LOGIN_LOCKOUT_MINUTES)
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "mailroom.people.signin.lockout_response"
+AXES_USERNAME_CALLABLE = "mailroom.people.signin.attempted_username"
+AXES_CLIENT_IP_CALLABLE = "mailroom.people.signin.client_address"
+AXES_VERBOSE = False
+
+SESSION_COOKIE_AGE = conf.SESSION_HOURS * 3600
+SESSION_EXPIRE_AT_BROWSER_CLOSE = conf.SESSION_BROWSER_CLOSE
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
+if conf.HTTPS:
+    # TLS ends at the reverse proxy, which says so in X-Forwarded-Proto (it must set the
+    # header itself, never pass on a client's).
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    # Only this host, no preload list: a site can still leave HTTPS by lowering the figure.
+    SECURE_HSTS_SECONDS = conf.HSTS_SECONDS
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = False
+    SECURE_HSTS_PRELOAD = False
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
