@@ -10,9 +10,22 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from django.db.models import Count, Max, Q
 from django.utils import formats, timezone
+from django.utils.timesince import timesince, timeuntil
 
-from mailroom.models import Folder, HistoryMode, Mailbox, MailboxStatus
+from mailroom.models import (
+    Alert,
+    Folder,
+    HistoryMode,
+    Mailbox,
+    MailboxStatus,
+    OutboxMessage,
+    OutboxState,
+    ProcessingRecord,
+    ProcessingState,
+    WatchProcess,
+)
 
 # Shown under the status when the engine left no detail of its own.
 _DEFAULT_DETAIL = {
@@ -227,3 +240,236 @@ def history_summary(mailbox: Mailbox) -> str:
     if mode != HistoryMode.NONE and mailbox.history_convert:
         text += ", converted to Leads/Cases"
     return text + "."
+
+
+# The Health page: every mailbox on one page, in a fixed number of queries.
+
+
+def ago(moment: datetime | None, default: str = "never") -> str:
+    """``moment`` relative to now: "3 minutes ago", "in 20 seconds", or ``default``."""
+    if moment is None:
+        return default
+    now = timezone.now()
+    seconds = int((moment - now).total_seconds())
+    if 0 <= seconds < 60:
+        return f"in {seconds} s"
+    if seconds >= 60:
+        return f"in {timeuntil(moment, now, depth=1)}"
+    if seconds > -60:
+        return f"{-seconds} s ago"
+    return f"{timesince(moment, now, depth=1)} ago"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing that went wrong with a mailbox: where, and the error as it was recorded."""
+
+    where: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Watcher:
+    """Who watches a mailbox (IDLE): a watcher's owner token, its host, and its lease."""
+
+    owner: str
+    host: str
+    until: datetime | None
+    live: bool
+
+    @property
+    def text(self) -> str:
+        if not self.owner:
+            return "no watcher"
+        who = f"{self.host or 'watcher'} {self.owner[:8]}"
+        if self.live:
+            return f"{who}, lease renews {ago(self.until)}"
+        return f"{who}, lease expired {ago(self.until)}"
+
+
+@dataclass
+class MailboxStatusRow:
+    """One mailbox on the Health page."""
+
+    mailbox: Mailbox
+    health: MailboxHealth
+    unprocessed: int = 0
+    processing_failed: int = 0
+    outbox_pending: int = 0
+    outbox_failed: int = 0
+    open_alerts: int = 0
+    watcher: Watcher = field(default_factory=lambda: Watcher("", "", None, False))
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def text(self) -> dict[str, str]:
+        """The counts with thousands separators."""
+        return {
+            "unprocessed": count(self.unprocessed),
+            "outbox_pending": count(self.outbox_pending),
+            "imported": count(self.health.imported),
+        }
+
+    @property
+    def history(self) -> str:
+        return history_summary(self.mailbox)
+
+    @property
+    def last_synced_text(self) -> str:
+        return ago(self.health.last_synced_at)
+
+    @property
+    def last_synced_exact(self) -> str:
+        return when(self.health.last_synced_at, default="")
+
+    @property
+    def has_problem(self) -> bool:
+        return bool(self.health.failing or self.problems or self.open_alerts)
+
+    @property
+    def rank(self) -> int:
+        """Problems first: failing connections, then failed work and alerts, then work under way,
+        then mailboxes at rest."""
+        if self.health.status in (MailboxStatus.ERROR, MailboxStatus.AUTH_ERROR):
+            return 0
+        if self.health.status == MailboxStatus.DEGRADED:
+            return 1
+        if self.problems or self.open_alerts:
+            return 2
+        if self.unprocessed or self.outbox_pending or self.health.importing:
+            return 3
+        if self.health.status == MailboxStatus.NEW:
+            return 4
+        if self.health.status == MailboxStatus.DISABLED:
+            return 6
+        return 5
+
+
+@dataclass
+class HealthTotals:
+    """The deployment at a glance."""
+
+    mailboxes: int = 0
+    failing: int = 0
+    unprocessed: int = 0
+    processing_failed: int = 0
+    unfetched: int = 0
+    outbox_pending: int = 0
+    outbox_failed: int = 0
+    open_alerts: int = 0
+
+    @property
+    def text(self) -> dict[str, str]:
+        """The counts with thousands separators."""
+        return {name: count(value) for name, value in vars(self).items()}
+
+
+@dataclass
+class HealthOverview:
+    rows: list[MailboxStatusRow]
+    totals: HealthTotals
+    checked_at: datetime
+
+
+_OUTBOX_WAITING = (OutboxState.PENDING, OutboxState.SENDING)
+_OUTBOX_FAILED = (OutboxState.FAILED, OutboxState.ABANDONED)
+
+
+def health_overview() -> HealthOverview:
+    """Every mailbox's status, backlog, last errors, alerts and watcher, problems first.
+
+    Seven queries however many mailboxes there are: the mailboxes, their selected folders, and
+    one grouped count each for processing, the outbox and alerts, the errors those counts point
+    at, and the live watchers.
+    """
+    mailboxes = list(Mailbox.objects.select_related("connection").order_by("label"))
+    folders: dict[int, list[Folder]] = {}
+    for folder in Folder.objects.filter(selected=True).order_by("mailbox_id", "name"):
+        folders.setdefault(folder.mailbox_id, []).append(folder)
+
+    processing = {
+        row["message__mailbox_id"]: row
+        for row in ProcessingRecord.objects.filter(
+            state__in=(ProcessingState.PENDING, ProcessingState.FAILED)
+        )
+        .values("message__mailbox_id")
+        .annotate(
+            pending=Count("id", filter=Q(state=ProcessingState.PENDING)),
+            failed=Count("id", filter=Q(state=ProcessingState.FAILED)),
+            last_failed=Max("id", filter=Q(state=ProcessingState.FAILED)),
+        )
+        .order_by()
+    }
+    outbox = {
+        row["mailbox_id"]: row
+        for row in OutboxMessage.objects.filter(state__in=(*_OUTBOX_WAITING, *_OUTBOX_FAILED))
+        .values("mailbox_id")
+        .annotate(
+            pending=Count("id", filter=Q(state__in=_OUTBOX_WAITING)),
+            failed=Count("id", filter=Q(state__in=_OUTBOX_FAILED)),
+            last_failed=Max("id", filter=Q(state__in=_OUTBOX_FAILED)),
+        )
+        .order_by()
+    }
+    alerts = dict(
+        Alert.objects.filter(resolved_at__isnull=True, mailbox__isnull=False)
+        .values("mailbox_id")
+        .annotate(n=Count("id"))
+        .order_by()
+        .values_list("mailbox_id", "n")
+    )
+    processing_errors = dict(
+        ProcessingRecord.objects.filter(
+            pk__in=[r["last_failed"] for r in processing.values() if r["last_failed"]]
+        ).values_list("pk", "error")
+    )
+    send_errors = dict(
+        OutboxMessage.objects.filter(
+            pk__in=[r["last_failed"] for r in outbox.values() if r["last_failed"]]
+        ).values_list("pk", "last_error")
+    )
+    now = timezone.now()
+    hosts = dict(WatchProcess.objects.values_list("owner", "host"))
+
+    rows: list[MailboxStatusRow] = []
+    totals = HealthTotals(mailboxes=len(mailboxes))
+    for mailbox in mailboxes:
+        own_folders = folders.get(mailbox.pk, [])
+        health = mailbox_health(mailbox, own_folders)
+        row = MailboxStatusRow(mailbox=mailbox, health=health)
+        work = processing.get(mailbox.pk)
+        if work:
+            row.unprocessed, row.processing_failed = work["pending"], work["failed"]
+        sending = outbox.get(mailbox.pk)
+        if sending:
+            row.outbox_pending, row.outbox_failed = sending["pending"], sending["failed"]
+        row.open_alerts = alerts.get(mailbox.pk, 0)
+        row.watcher = Watcher(
+            owner=mailbox.watch_owner,
+            host=hosts.get(mailbox.watch_owner, ""),
+            until=mailbox.watch_until,
+            live=bool(mailbox.watch_owner and mailbox.watch_until and mailbox.watch_until >= now),
+        )
+        if health.error:
+            row.problems.append(Problem("Connection", health.error))
+        row.problems += [
+            Problem(f"Folder {f.name}", f.last_error)
+            for f in own_folders
+            if f.last_error and health.imap_enabled
+        ]
+        if work and work["last_failed"]:
+            error = processing_errors.get(work["last_failed"]) or "no error recorded"
+            row.problems.append(Problem("Processing", error))
+        if sending and sending["last_failed"]:
+            error = send_errors.get(sending["last_failed"]) or "no error recorded"
+            row.problems.append(Problem("Sending", error))
+        rows.append(row)
+        totals.failing += health.failing
+        totals.unprocessed += row.unprocessed
+        totals.processing_failed += row.processing_failed
+        totals.unfetched += health.backlog if health.imap_enabled else 0
+        totals.outbox_pending += row.outbox_pending
+        totals.outbox_failed += row.outbox_failed
+        totals.open_alerts += row.open_alerts
+    rows.sort(key=lambda r: (r.rank, r.mailbox.label.casefold()))
+    return HealthOverview(rows=rows, totals=totals, checked_at=now)

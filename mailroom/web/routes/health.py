@@ -1,5 +1,9 @@
 """Health: every mailbox's status on one page."""
 
-from django.urls import URLPattern
+from django.urls import URLPattern, path
 
-urlpatterns: list[URLPattern] = []
+from mailroom.web.views import health_page
+
+urlpatterns: list[URLPattern] = [
+    path("health/", health_page.health, name="health"),
+]
