@@ -1,17 +1,40 @@
-"""Screen: one stored message, as text, with its processing record, and "Process again"."""
+"""Screen: one stored message, as its HTML (in a sandboxed frame) or its text, with its
+attachments, its conversation, its Lead or Case, its processing record and answers, and
+"Process again"."""
 
 from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db.models import F
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from mailroom.access.policy import access_mailbox, access_message, is_admin
+from mailroom.models import Case, Lead, Message
 from mailroom.pipeline.engine import MAX_ATTEMPTS, reset_processing
 from mailroom.tasks.jobs import enqueue_processing
 from mailroom.web.health import when
+from mailroom.web.views.message_body import message_html, remote_allowed
+
+
+def _view(request: HttpRequest, message: Message) -> str:
+    """Return "html" or "text": what the reader chose of what the message has, else HTML if it
+    has it."""
+    if not message.html_body or (request.GET.get("view") == "text" and message.text_body):
+        return "text"
+    return "html"
+
+
+def _records(message: Message) -> tuple[Lead | None, Case | None]:
+    """The Lead and the Case of the message's conversation (or made from the message)."""
+    lead = Lead.objects.filter(message=message).first()
+    case = Case.objects.filter(message=message).first()
+    if message.conversation_id is not None:
+        lead = lead or Lead.objects.filter(conversation_id=message.conversation_id).first()
+        case = case or Case.objects.filter(conversation_id=message.conversation_id).first()
+    return lead, case
 
 
 @login_required
@@ -19,6 +42,23 @@ def message_detail(request: HttpRequest, message_id: int) -> HttpResponse:
     message = access_message(request.user, message_id)
     processing = getattr(message, "processing", None)
     respond = [s for s in (processing.steps if processing else []) if s.get("step") == "respond"]
+    view = _view(request, message)
+    allow_remote = remote_allowed(request)
+    # Cleaned here too, only to learn whether remote content was held back (the frame's own
+    # request cleans it again, as it is shown).
+    blocked = (
+        message_html(message, allow_remote=False).blocked
+        if view == "html" and not allow_remote
+        else 0
+    )
+    conversation = (
+        Message.objects.filter(conversation_id=message.conversation_id).order_by(
+            F("date").asc(nulls_last=True), "id"
+        )
+        if message.conversation_id is not None
+        else Message.objects.none()
+    )
+    lead, case = _records(message)
     return render(
         request,
         "mailroom/message_detail.html",
@@ -28,6 +68,12 @@ def message_detail(request: HttpRequest, message_id: int) -> HttpResponse:
             "next_attempt": when(processing.retry_at, default="") if processing else "",
             "max_attempts": MAX_ATTEMPTS,
             "attachments": message.attachments.all(),
+            "view": view,
+            "allow_remote": allow_remote,
+            "blocked": blocked,
+            "conversation": conversation,
+            "lead": lead,
+            "case": case,
             "can_manage": is_admin(request.user),
             "answers": message.replies.select_related("rule").order_by("id"),
             # What the respond step said: which rule answered, or why none did.
