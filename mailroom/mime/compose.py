@@ -195,3 +195,86 @@ def compose_reply(
     if language is not None:
         msg.set_raw("Content-Language", language)
     return msg.as_bytes(policy=_OUTPUT_POLICY)
+
+
+# A reply's References keeps the thread's first id and its latest ones: RFC 5322 section 3.6.4
+# lets a writer trim the list, and mail clients need the root and the nearest parents.
+MAX_REFERENCES = 20
+
+
+def _trimmed(chain: list[str]) -> list[str]:
+    """``chain`` without repeats, at most MAX_REFERENCES ids: the first and the latest."""
+    unique = list(dict.fromkeys(chain))
+    if len(unique) <= MAX_REFERENCES:
+        return unique
+    return [unique[0], *unique[-(MAX_REFERENCES - 1) :]]
+
+
+def _address_list(name: str, addresses: list[str]) -> str:
+    """Plain addresses joined with commas, folded before one that would pass the line limit."""
+    checked = [_address(address, name) for address in addresses]
+    lines = [checked[0]]
+    width = len(name) + 2 + len(checked[0])
+    for address in checked[1:]:
+        if width + 2 + len(address) > _LINE_LIMIT:
+            lines[-1] += ","
+            lines.append(address)
+            width = 1 + len(address)
+        else:
+            lines[-1] += f", {address}"
+            width += 2 + len(address)
+    return "\r\n ".join(lines)
+
+
+def compose_message(
+    *,
+    from_name: str,
+    from_email: str,
+    to: list[str],
+    cc: list[str],
+    subject: str,
+    text: str,
+    html: str | None,
+    message_id: str,
+    in_reply_to: str,
+    references: list[str],
+    date: datetime,
+) -> bytes:
+    """Return a reply a person wrote as RFC 5322 bytes with CRLF line endings.
+
+    Unlike :func:`compose_reply` it is not marked as automatic (no Auto-Submitted, Precedence
+    or loop header: the recipient's own autoresponder may answer it, as it would any mail), and
+    it may have several To and Cc addresses; there is never a Bcc. With ``html`` the body is
+    multipart/alternative, ``text`` first. References is the given references with
+    in_reply_to appended, trimmed to the first and the latest ids (:data:`MAX_REFERENCES`).
+    Raises ValueError when an address or message_id is not a single plain token, or when
+    there is no To address.
+    """
+    if not to:
+        raise ValueError("a reply needs at least one To address")
+    from_address = _address(from_email, "From")
+    message_id = clean_header_text(message_id).strip()
+    if not _MSG_ID.fullmatch(message_id):
+        raise ValueError(f"not a Message-ID: {message_id!r}")
+    parent, chain = _thread_ids(in_reply_to, references)
+    chain = _trimmed(chain)
+    headers: list[tuple[str, str | None]] = [
+        ("From", _from_header(clean_header_text(from_name).strip(), from_address)),
+        ("To", _address_list("To", to)),
+        ("Cc", _address_list("Cc", cc) if cc else None),
+        ("Subject", _text_header("Subject", clean_header_text(subject).strip())),
+        ("Date", format_datetime(date)),
+        ("Message-ID", message_id),
+        ("In-Reply-To", parent or None),
+        ("References", _folded_ids("References", chain) if chain else None),
+    ]
+    msg = EmailMessage(policy=policy.SMTP)
+    for name, value in headers:
+        if value is not None:
+            msg.set_raw(name, value)
+    msg.set_content(text.replace("\x00", ""), charset="utf-8", cte="quoted-printable")
+    if html is not None:
+        msg.add_alternative(
+            html.replace("\x00", ""), subtype="html", charset="utf-8", cte="quoted-printable"
+        )
+    return msg.as_bytes(policy=_OUTPUT_POLICY)
