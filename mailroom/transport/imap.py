@@ -1,11 +1,13 @@
 """An IMAP session that lists folders and fetches messages by UID, read-only.
 
 Folders are opened with EXAMINE and bodies fetched with ``BODY.PEEK[]``, so syncing never sets
-``\\Seen``, never deletes and never moves anything on the server. Every argument that reaches the
-server is validated (no CR, LF or NUL) and quoted by IMAPClient; literals the server announces
-are capped, so a hostile server cannot make the process allocate gigabytes. The mail timeout
-bounds the TCP connect, the TLS handshake, the greeting and every read, so a server that
-accepts a connection and then stays silent costs one timeout, not a stuck worker.
+``\\Seen``, never deletes and never moves anything on the server. The one write is
+:meth:`ImapSession.append`, which copies a reply mailroom sent into the Sent folder. Every
+argument that reaches the server is validated (no CR, LF or NUL) and quoted by IMAPClient;
+literals the server announces are capped, so a hostile server cannot make the process
+allocate gigabytes. The mail timeout bounds the TCP connect, the TLS handshake, the greeting
+and every read, so a server that accepts a connection and then stays silent costs one
+timeout, not a stuck worker.
 """
 
 from __future__ import annotations
@@ -518,6 +520,55 @@ class ImapSession:
         """
         fetched = self.fetch([uid])
         return fetched[0] if fetched else None
+
+    def append(
+        self,
+        folder: str,
+        raw: bytes,
+        *,
+        flags: tuple[str, ...] = ("\\Seen",),
+        msg_time: datetime | None = None,
+    ) -> int | None:
+        """APPEND ``raw`` to ``folder`` (a name as LIST returned it) with ``flags``; return the
+        new message's UID when the server reports it (UIDPLUS), else None.
+
+        IMAPClient quotes the folder name (and encodes it in modified UTF-7); a name holding a
+        line break or NUL is refused before anything is sent.
+        """
+        check_imap_argument(folder, what="folder")
+        for flag in flags:
+            check_imap_argument(flag, what="flag")
+        self._selected = None
+        try:
+            with self._command(f"saving a copy in {folder!r}") as client:
+                response = client.append(folder, raw, flags=flags, msg_time=msg_time)
+        except ProtocolError as exc:
+            if classify(exc).kind == "folder_missing" or "doesn't exist" in str(exc):
+                raise FolderMissing(f"the folder {folder!r} does not exist on the server") from None
+            raise
+        found = _APPENDUID.search(response if isinstance(response, bytes) else b"")
+        return int(found.group(1)) if found else None
+
+    def holds_message_id(self, folder: str, message_id: str) -> bool:
+        """Whether ``folder`` holds a message whose Message-ID header is ``message_id``
+        (so that a copy saved by an attempt whose outcome was lost is not saved twice)."""
+        check_imap_argument(message_id, what="Message-ID")
+        self.examine(folder)
+        with self._command(f"searching {folder!r}") as client:
+            uids = client.search(["HEADER", "Message-ID", message_id])
+        return bool(uids)
+
+
+_APPENDUID = re.compile(rb"\[APPENDUID \d+ (\d+)\]", re.IGNORECASE)
+
+
+def special_use_folder(folders: list[FolderInfo], use: str) -> str | None:
+    """The name of the first selectable folder LIST marks with the SPECIAL-USE flag ``use``
+    (RFC 6154, e.g. ``\\Sent``), or None."""
+    for folder in folders:
+        if folder.selectable and any(f.lower() == use.lower() for f in folder.flags):
+            return folder.name
+    return None
 
 
 class IdleUnsupported(TransportError):
