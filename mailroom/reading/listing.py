@@ -1,0 +1,301 @@
+"""A mailbox's message list: its messages or its conversations, newest first, one page at a
+time, filtered and searched.
+
+Pages are keyset pages: a page ends at a cursor (the arrival time and id of its last row) and
+the next one starts right after it with an index seek, so page 2,000 costs what page 1 costs;
+nothing counts the whole mailbox. Arrival is the server's INTERNALDATE, or when mailroom
+stored the message if the server gave none: the expression migration 0014 indexes.
+
+The conversation view lists each conversation once, as its newest message among those the
+filters and the search keep (so a search shows the conversation where it matched), with how
+many messages the whole conversation holds and whether any of them is unread.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+
+from django.db.models import (
+    Case,
+    CharField,
+    Count,
+    DateTimeField,
+    Exists,
+    F,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce, Substr
+
+from mailroom.mime.html_text import html_to_text
+from mailroom.models import Case as CaseRecord
+from mailroom.models import (
+    Lead,
+    Mailbox,
+    Message,
+    OutboxMessage,
+    OutboxState,
+    ProcessingRecord,
+)
+from mailroom.reading.search import Terms, matching
+from mailroom.reading.unread import User, read_by, unread_only
+
+PAGE_SIZE = 50
+PREVIEW_LENGTH = 140
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_CURSOR = re.compile(r"(-?\d{1,17})_(\d{1,19})")
+_SPACES = re.compile(r"\s+")
+
+
+class View(StrEnum):
+    """What one row of the list is."""
+
+    CONVERSATIONS = "conversations"
+    MESSAGES = "messages"
+
+
+class Has(StrEnum):
+    """A record made from the mail (on the message or its conversation)."""
+
+    LEAD = "lead"
+    CASE = "case"
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """Where a page ends: the arrival time and id of its last row (or first, going back)."""
+
+    arrival: datetime
+    id: int
+
+    def __str__(self) -> str:
+        delta = self.arrival - _EPOCH
+        micros = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+        return f"{micros}_{self.id}"
+
+    @classmethod
+    def parse(cls, text: str) -> Cursor | None:
+        """The cursor ``text`` names, or None when it is not one."""
+        match = _CURSOR.fullmatch(text)
+        if match is None:
+            return None
+        try:
+            arrival = _EPOCH + timedelta(microseconds=int(match.group(1)))
+        except OverflowError:
+            return None
+        return cls(arrival, int(match.group(2)))
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    """What the person asked for (already validated)."""
+
+    view: View = View.CONVERSATIONS
+    terms: Terms | None = None
+    folder_id: int | None = None
+    has: Has | None = None
+    automatic: bool | None = None
+    answered: bool | None = None
+    unread: bool = False
+    before: Cursor | None = None
+    after: Cursor | None = None
+
+
+@dataclass
+class Page:
+    """One page of rows (messages, annotated for display) and the cursors to its neighbours."""
+
+    rows: list[Message]
+    older: Cursor | None
+    newer: Cursor | None
+
+
+def arrival() -> Coalesce:
+    """When the message reached the mailbox, as migration 0014's indexes hold it."""
+    return Coalesce(F("internal_date"), F("received_at"), output_field=DateTimeField())
+
+
+def filtered(mailbox: Mailbox, user: User, query: ListQuery) -> QuerySet[Message]:
+    """The mailbox's messages the filters and the search keep (unordered)."""
+    messages = Message.objects.filter(mailbox=mailbox)
+    if query.folder_id is not None:
+        messages = messages.filter(folder_id=query.folder_id)
+    if query.terms is not None:
+        messages = matching(messages, query.terms)
+    if query.has is not None:
+        record = Lead if query.has is Has.LEAD else CaseRecord
+        on_conversation = record.objects.filter(conversation_id=OuterRef("conversation_id"))
+        on_message = record.objects.filter(message_id=OuterRef("pk"))
+        messages = messages.filter(Exists(on_conversation) | Exists(on_message))
+    if query.automatic is not None:
+        automatic = Exists(
+            ProcessingRecord.objects.filter(message_id=OuterRef("pk")).exclude(automated_reason="")
+        )
+        messages = messages.filter(automatic if query.automatic else ~automatic)
+    if query.answered is not None:
+        answered = Exists(_answers())
+        messages = messages.filter(answered if query.answered else ~answered)
+    if query.unread:
+        messages = unread_only(messages, user)
+    return messages
+
+
+def _answers() -> QuerySet[OutboxMessage]:
+    return OutboxMessage.objects.filter(in_reply_to_id=OuterRef("pk"), state=OutboxState.SENT)
+
+
+def page(mailbox: Mailbox, user: User, query: ListQuery) -> Page:
+    """The page ``query`` asks for: the newest rows, or those just older than ``before``, or
+    just newer than ``after``."""
+    keyed = filtered(mailbox, user, query).annotate(arrival=arrival())
+    if query.view is View.CONVERSATIONS:
+        newer_in_conversation = (
+            filtered(mailbox, user, query)
+            .annotate(arrival=arrival())
+            .filter(conversation_id=OuterRef("conversation_id"), arrival__gte=OuterRef("arrival"))
+            .filter(Q(arrival__gt=OuterRef("arrival")) | Q(id__gt=OuterRef("id")))
+        )
+        keyed = keyed.filter(Q(conversation_id__isnull=True) | ~Exists(newer_in_conversation))
+    backwards = query.after is not None and query.before is None
+    if query.before is not None:
+        at = query.before
+        keyed = keyed.filter(arrival__lte=at.arrival).filter(
+            Q(arrival__lt=at.arrival) | Q(id__lt=at.id)
+        )
+    elif query.after is not None:
+        at = query.after
+        keyed = keyed.filter(arrival__gte=at.arrival).filter(
+            Q(arrival__gt=at.arrival) | Q(id__gt=at.id)
+        )
+    order = ("arrival", "id") if backwards else ("-arrival", "-id")
+    found = list(keyed.order_by(*order).values_list("id", "arrival")[: PAGE_SIZE + 1])
+    more = len(found) > PAGE_SIZE
+    found = found[:PAGE_SIZE]
+    if backwards:
+        if not more:
+            # Back at the newest mail: show a full first page rather than a short one.
+            return page(mailbox, user, _first(query))
+        found.reverse()
+    keys = [Cursor(when, pk) for pk, when in found]
+    rows = _rows(user, [pk for pk, _ in found], conversations=query.view is View.CONVERSATIONS)
+    if backwards:
+        older, newer = (keys[-1] if keys else None), (keys[0] if keys else None)
+    else:
+        older = keys[-1] if more else None
+        newer = keys[0] if keys and query.before is not None else None
+    return Page(rows, older, newer)
+
+
+def _first(query: ListQuery) -> ListQuery:
+    return ListQuery(
+        query.view,
+        query.terms,
+        query.folder_id,
+        query.has,
+        query.automatic,
+        query.answered,
+        query.unread,
+    )
+
+
+def _rows(user: User, ids: list[int], *, conversations: bool) -> list[Message]:
+    """The messages ``ids`` in that order, with what a row shows, in one query."""
+    if not ids:
+        return []
+    rows = (
+        Message.objects.filter(pk__in=ids)
+        .select_related(
+            "folder",
+            "processing",
+            "lead",
+            "case",
+            "conversation__lead",
+            "conversation__case",
+        )
+        .only(
+            "id",
+            "mailbox_id",
+            "subject",
+            "from_name",
+            "from_email",
+            "internal_date",
+            "received_at",
+            "is_malformed",
+            "placeholder",
+            "conversation_id",
+            "folder__name",
+            "processing__automated_reason",
+            "processing__state",
+            "lead__id",
+            "lead__name",
+            "case__id",
+            "case__number",
+            "conversation__subject",
+            "conversation__lead__id",
+            "conversation__lead__name",
+            "conversation__case__id",
+            "conversation__case__number",
+        )
+        .annotate(
+            arrival=arrival(),
+            is_read=read_by(user),
+            answered=Exists(_answers()),
+            text_start=Substr("text_body", 1, PREVIEW_LENGTH * 3),
+            html_start=Case(
+                When(text_body="", then=Substr("html_body", 1, 4000)),
+                default=Value(""),
+                output_field=CharField(),
+            ),
+        )
+    )
+    if conversations:
+        same = Message.objects.filter(conversation_id=OuterRef("conversation_id"))
+        count = same.order_by().values("conversation_id").annotate(n=Count("*")).values("n")
+        rows = rows.annotate(
+            in_conversation=Coalesce(Subquery(count), Value(1), output_field=IntegerField()),
+            conversation_unread=Exists(same.filter(~read_by(user))),
+        )
+    by_id = {row.pk: row for row in rows}
+    ordered: list[Message] = [by_id[pk] for pk in ids if pk in by_id]
+    for row in ordered:
+        _describe(row, conversations=conversations)
+    return ordered
+
+
+def _describe(row: Message, *, conversations: bool) -> None:
+    """Set what the template shows, from the row's annotations and related records."""
+    text: str = row.text_start or html_to_text(row.html_start)  # type: ignore[attr-defined]
+    text = _SPACES.sub(" ", text).strip()
+    if len(text) > PREVIEW_LENGTH:
+        text = text[:PREVIEW_LENGTH].rstrip() + "…"
+    row.preview = text  # type: ignore[attr-defined]
+    conversation = row.conversation
+    row.lead_record = _related(row, "lead") or (  # type: ignore[attr-defined]
+        _related(conversation, "lead") if conversation else None
+    )
+    row.case_record = _related(row, "case") or (  # type: ignore[attr-defined]
+        _related(conversation, "case") if conversation else None
+    )
+    processing = _related(row, "processing")
+    row.automatic = bool(processing and processing.automated_reason)  # type: ignore[attr-defined]
+    if conversations and row.conversation_id is not None:
+        row.unread = row.conversation_unread  # type: ignore[attr-defined]
+    else:
+        row.unread = not row.is_read  # type: ignore[attr-defined]
+
+
+def _related(obj: object, name: str) -> object | None:
+    """A reverse one-to-one that select_related fetched, or None when there is none."""
+    try:
+        found: object = getattr(obj, name)
+    except (Lead.DoesNotExist, CaseRecord.DoesNotExist, ProcessingRecord.DoesNotExist):
+        return None
+    return found
