@@ -18,6 +18,9 @@ from mailroom.pipeline.processors.registry import processor_label
 from mailroom.rules.describe import rule_rows
 from mailroom.web.health import history_summary, mailbox_health, when
 
+# How many of the newest messages the mailbox page shows.
+LATEST = 10
+
 # Selected folders in the order mail clients show them: INBOX first, then alphabetically.
 _SELECTED = Prefetch("folders", queryset=Folder.objects.filter(selected=True), to_attr="synced")
 
@@ -52,7 +55,8 @@ def mailbox_list(request: HttpRequest) -> HttpResponse:
 @login_required
 def mailbox_detail(request: HttpRequest, mailbox_id: int) -> HttpResponse:
     mailbox = access_mailbox(request.user, mailbox_id)
-    recent = mailbox.messages.select_related("processing", "folder").order_by("-id")[:50]
+    # A glance at the newest mail; the message list (message-list) reaches all of it.
+    recent = mailbox.messages.select_related("processing", "folder").order_by("-id")[:LATEST]
     health = mailbox_health(mailbox, _ordered(list(mailbox.folders.filter(selected=True))))
     return render(
         request,
