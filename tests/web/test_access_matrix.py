@@ -53,11 +53,13 @@ ADMIN_ONLY = {
     "lead-sources",
     "sales-channels",
     "people",
-    "people-create",
+    "person-create",
     "role-list",
-    "role-create",
     "health",
 }
+# Where a page's parameter must name a particular object of the mailbox: inline images are
+# served only for an image part.
+OBJECT_FOR = {"message-inline": {"attachment_id": "inline_id"}}
 # Not pages of the product's data: signing in and out, and the monitors' endpoints.
 PUBLIC = {"login", "logout", "healthz", "metrics"}
 # Path parameters naming objects every administrator manages, not bound to a mailbox.
@@ -227,6 +229,7 @@ def _routes() -> Iterator[Route]:
 
 def _path(route: Route, values: dict[str, int]) -> str:
     path = route.pattern
+    values = {**values, **{p: values[o] for p, o in OBJECT_FOR.get(route.name, {}).items()}}
     for parameter in route.parameters:
         converter = next(
             part for part in path.split("<")[1:] if part.split(">")[0].endswith(parameter)
