@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
 
+from mailroom.access.policy import readers_of
 from mailroom.configuration.errors import ConfigurationInvalid, require
 from mailroom.configuration.export import FORMAT, VERSION
 from mailroom.configuration.export import mailbox_document as _mailbox_document
@@ -261,6 +262,10 @@ def _import_mailbox(m: dict[str, Any], where: str) -> None:
             Group.objects.get_or_create(name=name)[0].pk for name in access.get("roles", [])
         ],
     )
+    # Checked once the access is set: an owner or assignee must be able to read the mailbox.
+    # Raising rolls the whole import back.
+    for key, message in load_processor(kind).reader_errors(settings, readers_of(mailbox)).items():
+        raise ConfigurationInvalid(f"{where}.processor.settings.{key}: {message}")
     for rule_doc in m.get("rules", []):
         import_rule(mailbox, rule_doc)
 

@@ -7,9 +7,11 @@ from typing import Any
 
 from django import forms
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, User
+from django.db.models import QuerySet
 from django.http import QueryDict
 
+from mailroom.access.policy import readers_of
 from mailroom.crm.lists import NO_ACTIVE_SALES_CHANNEL, sales_channel_active
 from mailroom.mailboxes.actions import SERVER_FIELDS, MailboxInput
 from mailroom.models import (
@@ -18,6 +20,7 @@ from mailroom.models import (
     HistoryMode,
     Mailbox,
 )
+from mailroom.people.readers import posted_ids, readers_given
 from mailroom.pipeline.processors.registry import (
     load_processor,
     processor_choices,
@@ -124,13 +127,16 @@ class MailboxForm(forms.Form):
 
     processor_kind = forms.ChoiceField(choices=processor_choices, label="Email processing")
 
+    # Searchable (multiselect.js) where there are many; plain multiple selects without script.
     roles = forms.ModelMultipleChoiceField(
-        queryset=Group.objects.all(), required=False, widget=forms.CheckboxSelectMultiple
+        queryset=Group.objects.order_by("name"),
+        required=False,
+        widget=forms.SelectMultiple(attrs={"data-searchable": True, "size": 6}),
     )
     users = forms.ModelMultipleChoiceField(
-        queryset=get_user_model().objects.filter(is_active=True),
+        queryset=get_user_model().objects.filter(is_active=True).order_by("username"),
         required=False,
-        widget=forms.CheckboxSelectMultiple,
+        widget=forms.SelectMultiple(attrs={"data-searchable": True, "size": 6}),
     )
 
     def __init__(
@@ -174,6 +180,7 @@ class MailboxForm(forms.Form):
                 if k != "lead" or self.keeps_lead
             ]
         self.settings_forms: dict[str, ProcessorSettings] = {}
+        readers = self.readers()
         for processor_kind, cls in registered().items():
             if cls.settings_form is None:
                 continue
@@ -187,7 +194,18 @@ class MailboxForm(forms.Form):
                 prefix=processor_kind,
                 initial=cls.settings_form.initial_from(current),
                 current=current,
+                readers=readers,
             )
+
+    def readers(self) -> QuerySet[User]:
+        """Who can read the mailbox with the access chosen on this page: posted, the roles and
+        users picked (the fields themselves refuse unknown ones); else, as saved. Owners and
+        assignees are offered among them only."""
+        if not self.is_bound:
+            return readers_of(self.mailbox)
+        data: Any = self.data
+        pick = data.getlist if hasattr(data, "getlist") else lambda k: list(data.get(k) or [])
+        return readers_given(posted_ids(pick("users")), posted_ids(pick("roles")))
 
     def processor_sections(self) -> list[tuple[str, str, ProcessorSettings]]:
         """(kind, label, settings form) of each processor with settings, for the template."""

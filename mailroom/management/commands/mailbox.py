@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.core.validators import validate_email
 
+from mailroom.access.policy import readers_of
 from mailroom.crm.lists import lead_choice_refusals
 from mailroom.mailboxes.actions import MailboxInput, save_mailbox, set_folders, set_processor
 from mailroom.mailboxes.check import check_imap, check_smtp
@@ -41,6 +42,8 @@ def _checked_settings(options: dict[str, Any], mailbox: Mailbox | None) -> dict[
     errors = load_processor(kind).validate_settings(settings)
     if current_kind == "lead" and kind == "lead":
         errors.pop("processor_kind", None)  # kept without a channel: stored, not converted
+    # An owner or assignee must be able to read the mailbox (a new one: an administrator).
+    errors.update(load_processor(kind).reader_errors(settings, readers_of(mailbox)))
     if errors:
         raise CommandError("; ".join(f"{key}: {msg}" for key, msg in errors.items()))
     return settings

@@ -7,9 +7,12 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, ClassVar
 
+from django.contrib.auth.models import User
+from django.db.models import QuerySet
+
 from mailroom.models import Case, Lead
 from mailroom.pipeline.base import Context, StepError
-from mailroom.pipeline.processors.settings import ProcessorSettings, form_errors
+from mailroom.pipeline.processors.settings import ProcessorSettings, form_errors, reader_errors
 
 
 class ProcessorError(StepError):
@@ -75,6 +78,15 @@ class Processor(ABC):
     @abstractmethod
     def process(self, ctx: Context, settings: dict[str, Any]) -> ProcessorResult:
         """Handle the message; say what was created or joined, or why nothing."""
+
+    def reader_errors(self, settings: dict[str, Any], readers: QuerySet[User]) -> dict[str, str]:
+        """Errors of settings naming a user (an owner, an assignee) who is not among
+        ``readers``, the people who can read the mailbox: a record is owned by someone who
+        can open it. Checked by the mailbox form (through the settings form), the CLI and
+        ``config import``."""
+        if self.settings_form is None:
+            return {}
+        return reader_errors(self.settings_form, settings, readers)
 
     def validate_settings(self, settings: dict[str, Any]) -> dict[str, str]:
         """Field errors in ``settings`` (empty when they are valid), by setting name; checked
