@@ -20,6 +20,7 @@ from mailroom.models import (
     EmailTemplateTranslation,
     Mailbox,
     Message,
+    MessageRead,
     OutboxMessage,
     ProcessingRecord,
     ProcessingState,
@@ -276,3 +277,83 @@ def test_process_again_takes_a_post_with_a_csrf_token_only(admin: Client, messag
     guarded = Client(enforce_csrf_checks=True)
     guarded.force_login(User.objects.get(username="alice"))
     assert guarded.post(f"/messages/{message.pk}/reprocess/").status_code == 403
+
+
+REPLY = (
+    b"From: Alice Martin <alice@customer.test>\r\n"
+    b"To: support@example.test\r\n"
+    b"Subject: Re: Broken printer\r\n"
+    b"Message-ID: <p-2@customer.test>\r\n"
+    b"In-Reply-To: <p-1@customer.test>\r\n"
+    b"References: <p-1@customer.test>\r\n"
+    b"Date: Wed, 02 Dec 2026 10:00:00 +0000\r\n"
+    b"\r\n"
+    b"Still broken.\r\n"
+)
+
+
+def test_it_shows_the_conversation_and_its_case(
+    mailbox: Mailbox, member: Client, message: Message
+) -> None:
+    engine.process_message(message.pk)
+    reply = stored(mailbox, REPLY)
+    engine.process_message(reply.pk)
+    case = Case.objects.get()
+
+    page = _page(member, reply)
+
+    conversation = page.split('id="conversation"', 1)[1].split("</ol>", 1)[0]
+    assert "Conversation (2 messages)" in conversation
+    assert f'<a href="/messages/{message.pk}/">Broken printer</a>' in conversation
+    assert "<strong>Re: Broken printer</strong>" in conversation
+    records = _section(page, "records")
+    assert f'href="/cases/{case.pk}/"' in records
+    assert "Broken printer" in records
+
+
+def test_a_message_alone_in_its_conversation_lists_no_conversation(
+    member: Client, message: Message
+) -> None:
+    engine.process_message(message.pk)
+    assert 'id="conversation"' not in _page(member, message)
+
+
+def test_it_offers_reply_and_the_raw_message(member: Client, message: Message) -> None:
+    page = _page(member, message)
+
+    assert f'<a class="btn" id="reply" href="/messages/{message.pk}/reply/">Reply</a>' in page
+    assert f'href="/messages/{message.pk}/raw/"' in page
+
+
+def test_opening_a_message_reads_it_for_that_person_only(
+    admin: Client, member: Client, message: Message
+) -> None:
+    _page(member, message)
+    _page(member, message)
+
+    readers = list(MessageRead.objects.filter(message=message).values_list("user__username"))
+    assert readers == [("bob",)]
+
+
+def test_a_stranger_does_not_read_it_by_trying(stranger: Client, message: Message) -> None:
+    assert stranger.get(f"/messages/{message.pk}/").status_code == 404
+    assert not MessageRead.objects.exists()
+
+
+def test_attachments_are_download_links(mailbox: Mailbox, member: Client) -> None:
+    raw = (
+        b"From: a@customer.test\r\nTo: support@example.test\r\nSubject: Files\r\n"
+        b'Content-Type: multipart/mixed; boundary="b"\r\n\r\n'
+        b"--b\r\nContent-Type: text/plain\r\n\r\nSee attached.\r\n"
+        b'--b\r\nContent-Type: application/pdf; name="r.pdf"\r\n'
+        b'Content-Disposition: attachment; filename="<b>r</b>.pdf"\r\n\r\n%PDF-1.4\r\n--b--\r\n'
+    )
+    message = stored(mailbox, raw)
+    attachment = message.attachments.get()
+
+    page = _page(member, message)
+
+    attachments = page.split('id="attachments"', 1)[1].split("</ul>", 1)[0]
+    assert f'<a href="/attachments/{attachment.pk}/" download>&lt;b&gt;r&lt;/b&gt;.pdf</a>' in (
+        attachments
+    )

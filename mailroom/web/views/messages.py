@@ -14,6 +14,7 @@ from django.views.decorators.http import require_POST
 from mailroom.access.policy import access_mailbox, access_message, is_admin
 from mailroom.models import Case, Lead, Message
 from mailroom.pipeline.engine import MAX_ATTEMPTS, reset_processing
+from mailroom.reading.unread import mark_read
 from mailroom.tasks.jobs import enqueue_processing
 from mailroom.web.health import when
 from mailroom.web.views.message_body import message_html, remote_allowed
@@ -59,6 +60,8 @@ def message_detail(request: HttpRequest, message_id: int) -> HttpResponse:
         else Message.objects.none()
     )
     lead, case = _records(message)
+    # Opening the message reads it, for this person only.
+    mark_read(request.user, message.pk)
     return render(
         request,
         "mailroom/message_detail.html",
