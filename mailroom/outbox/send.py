@@ -22,7 +22,10 @@ from mailroom.alerts import raise_alert
 from mailroom.credentials import CredentialError
 from mailroom.leases import LeaseField, LeaseKeeper, new_owner
 from mailroom.mailboxes.servers import smtp_settings
-from mailroom.models import OutboxMessage, OutboxState
+from mailroom.models import OutboxMessage, OutboxState, SentCopy
+from mailroom.replies.after_send import after_sent
+from mailroom.replies.sent_copy import copy_to_sent, sent_copy_due
+from mailroom.replies.submit import send_to_all
 from mailroom.transport.errors import SendAmbiguous, SendRefused, TransportError
 from mailroom.transport.smtp import send_message
 
@@ -73,6 +76,18 @@ def _alert_abandoned(row: OutboxMessage, why: str) -> None:
     )
 
 
+def recipients(row: OutboxMessage) -> list[str]:
+    """Every envelope recipient of the row: its To addresses (``to_email`` holds several,
+    comma-separated, for a reply a person wrote) and its Cc addresses."""
+    to = [address.strip() for address in row.to_email.split(",") if address.strip()]
+    return list(dict.fromkeys([*to, *row.cc]))
+
+
+def _is_written(row: OutboxMessage) -> bool:
+    """Whether a person wrote the row in mailroom (an autoresponse has no copy to Sent)."""
+    return row.sent_copy != SentCopy.NONE
+
+
 def _attempt(row: OutboxMessage, owner: str) -> tuple[OutboxState, str]:
     """Send the row once; return its new state and the error, if any."""
     connection = row.mailbox.connection
@@ -89,9 +104,20 @@ def _attempt(row: OutboxMessage, owner: str) -> tuple[OutboxState, str]:
 
     try:
         settings = smtp_settings(connection)
-        send_message(
-            settings, mail_from="", rcpt=row.to_email, raw=bytes(row.raw), on_data=data_starts
-        )
+        if _is_written(row):
+            # A person's reply: from the mailbox, to all its recipients in one transaction,
+            # and delivery reports come back to the mailbox (not the null path of RFC 3834).
+            send_to_all(
+                settings,
+                mail_from=row.mailbox.email,
+                rcpts=recipients(row),
+                raw=bytes(row.raw),
+                on_data=data_starts,
+            )
+        else:
+            send_message(
+                settings, mail_from="", rcpt=row.to_email, raw=bytes(row.raw), on_data=data_starts
+            )
     except CredentialError as exc:
         # Nothing was sent; it waits for an administrator to enter the password again.
         return OutboxState.FAILED, str(exc)
@@ -109,6 +135,10 @@ def send_outbox(outbox_id: int) -> OutboxState | None:
     """Try to send one row; return its new state, or None when it was not ours to send."""
     owner = new_owner()
     if not _claim(outbox_id, owner):
+        # A reply sent already whose copy to the Sent folder is still to be made (retried by
+        # itself, or left by a sender that stopped between the two): the copy only.
+        if sent_copy_due(outbox_id):
+            copy_to_sent(outbox_id)
         return None
     row = OutboxMessage.objects.select_related("mailbox__connection").get(pk=outbox_id)
     smtp_on = row.mailbox.connection.smtp_enabled
@@ -128,7 +158,9 @@ def send_outbox(outbox_id: int) -> OutboxState | None:
         changes["data_started_at"] = None
     if state == OutboxState.SENT:
         changes["sent_at"] = timezone.now()
-    OutboxMessage.objects.filter(pk=outbox_id, lease_owner=owner).update(**changes)
+    recorded = OutboxMessage.objects.filter(pk=outbox_id, lease_owner=owner).update(**changes)
+    if state == OutboxState.SENT and recorded == 1:
+        after_sent(outbox_id)
     if state == OutboxState.SENT:
         metrics.ANSWERED.inc()
     elif error:
@@ -161,13 +193,20 @@ def recover_interrupted() -> int:
 
 
 def due_outbox_ids(limit: int | None = None) -> list[int]:
-    """Rows waiting to be sent whose retry time has come, through mailboxes that may send."""
+    """Rows waiting to be sent whose retry time has come, through mailboxes that may send,
+    and sent replies whose copy to the Sent folder is due and not being made."""
     now = timezone.now()
+    copy_due = Q(state=OutboxState.SENT, sent_copy=SentCopy.PENDING) & (
+        Q(lease_until__isnull=True) | Q(lease_until__lt=now)
+    )
     ids = (
         OutboxMessage.objects.filter(
-            state=OutboxState.PENDING, mailbox__connection__smtp_enabled=True
+            (
+                Q(state=OutboxState.PENDING, mailbox__connection__smtp_enabled=True)
+                & (Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+            )
+            | copy_due
         )
-        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
         .order_by("id")
         .values_list("id", flat=True)
     )

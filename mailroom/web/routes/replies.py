@@ -1,5 +1,11 @@
 """Replying from a mailbox: compose, send, retry."""
 
-from django.urls import URLPattern
+from django.urls import URLPattern, path
 
-urlpatterns: list[URLPattern] = []
+from mailroom.web.views import replies
+
+urlpatterns: list[URLPattern] = [
+    path("messages/<int:message_id>/reply/", replies.reply_compose, name="message-reply"),
+    path("replies/<int:reply_id>/retry/", replies.reply_retry, name="reply-retry"),
+    path("replies/<int:reply_id>/copy/", replies.reply_copy_retry, name="reply-copy-retry"),
+]

@@ -1,0 +1,27 @@
+"""The replies of a conversation, for its pages: written ones and autoresponses alike."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from mailroom.models import Message, OutboxMessage, OutboxState, SentCopy
+
+
+def conversation_replies(message: Message) -> QuerySet[OutboxMessage]:
+    """Every reply sent (or to be sent) in ``message``'s conversation, oldest first; only the
+    message's own replies while it has no conversation yet."""
+    replies = OutboxMessage.objects.select_related("author", "rule", "in_reply_to")
+    if message.conversation_id is not None:
+        replies = replies.filter(in_reply_to__conversation_id=message.conversation_id)
+    else:
+        replies = replies.filter(in_reply_to=message)
+    return replies.order_by("id")
+
+
+def may_retry(reply: OutboxMessage) -> bool:
+    """Whether the reply can be sent again: a reply written here that was refused, or whose
+    outcome is unknown (then only after a warning)."""
+    return reply.sent_copy != SentCopy.NONE and reply.state in (
+        OutboxState.FAILED,
+        OutboxState.ABANDONED,
+    )
