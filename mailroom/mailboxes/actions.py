@@ -48,6 +48,9 @@ class MailboxInput:
     language: str = ""
     # Other addresses whose mail reaches the mailbox, one per line.
     aliases: str = ""
+    # Where replies written in mailroom are copied ("" = the server's \Sent folder); None
+    # keeps the stored choice (callers that do not set it, such as the CLI and imports).
+    sent_folder: str | None = None
 
 
 _CONNECTION_FIELDS = (
@@ -102,6 +105,8 @@ def save_mailbox(
     mailbox.processor_settings = data.processor_settings
     mailbox.language = data.language
     mailbox.aliases = data.aliases
+    if data.sent_folder is not None:
+        mailbox.sent_folder = data.sent_folder
     if creating or new_account:
         mailbox.history_mode = data.history_mode
         mailbox.history_days = data.history_days

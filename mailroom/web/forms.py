@@ -116,6 +116,13 @@ class MailboxForm(forms.Form):
         help_text="Aliases whose mail reaches this mailbox, one per line: autoresponse rules "
         "answer mail that names the mailbox's address or one of these.",
     )
+    sent_folder = forms.CharField(
+        max_length=500,
+        required=False,
+        label="Sent folder",
+        help_text="Where replies written in mailroom are copied (as the server lists it, "
+        "e.g. Sent); empty: the folder the server marks as Sent.",
+    )
     history_convert = forms.BooleanField(
         required=False,
         label="Convert imported history to Leads/Cases",
@@ -279,6 +286,13 @@ class MailboxForm(forms.Form):
                 raise forms.ValidationError(f"“{address[:100]}” is not an email address.") from None
         return "\n".join(dict.fromkeys(a.lower() for a in addresses))
 
+    def clean_sent_folder(self) -> str:
+        value: str = self.cleaned_data.get("sent_folder", "").strip()
+        try:
+            return check_imap_argument(value, what="folder")
+        except BadArgument:
+            raise forms.ValidationError("The folder name cannot contain line breaks.") from None
+
     def clean_history_mode(self) -> str:
         mode: str = self.cleaned_data.get("history_mode") or HistoryMode.NONE
         return mode
@@ -345,6 +359,7 @@ class MailboxForm(forms.Form):
             history_convert=d["history_convert"],
             language=d["language"],
             aliases=d["aliases"],
+            sent_folder=d["sent_folder"],
         )
 
     def account_input(self) -> MailboxInput:
@@ -383,6 +398,7 @@ class MailboxForm(forms.Form):
             "history_convert": mailbox.history_convert,
             "language": mailbox.language,
             "aliases": mailbox.aliases,
+            "sent_folder": mailbox.sent_folder,
             "processor_kind": mailbox.processor_kind,
             "roles": list(mailbox.authorized_groups.all()),
             "users": list(mailbox.authorized_users.all()),
