@@ -164,6 +164,24 @@ def test_remote_content_is_shown_only_when_the_reader_asks(
     assert "<script" not in body
 
 
+@pytest.mark.parametrize(
+    "html",
+    [
+        f'<div style="background:&#117;rl({REMOTE}/a.png)">x</div>',
+        f'<div style="background:url&lpar;{REMOTE}/a.png)">x</div>',
+        f"<style>p {{ background: \\75rl({REMOTE}/a.png) }}</style><p>x</p>",
+        f"<style>@\\69mport '{REMOTE}/a.css';</style><p>x</p>",
+    ],
+    ids=["decimal-reference", "named-reference", "css-escape", "escaped-import"],
+)
+def test_hidden_remote_references_are_blocked_and_offered(
+    mailbox: Mailbox, member: Client, html: str
+) -> None:
+    message = stored(mailbox, _mail(html, text=None))
+    assert 'id="remote-bar"' in member.get(f"/messages/{message.pk}/").content.decode()
+    assert REMOTE not in member.get(f"/messages/{message.pk}/body/").content.decode()
+
+
 def test_a_message_without_remote_content_has_no_bar(mailbox: Mailbox, member: Client) -> None:
     message = stored(mailbox, _mail("<p>Just <i>words</i></p>", text=None))
     page = member.get(f"/messages/{message.pk}/").content.decode()

@@ -15,9 +15,10 @@ from mailroom.access.policy import access_mailbox, access_message, is_admin
 from mailroom.models import Case, Lead, Message
 from mailroom.pipeline.engine import MAX_ATTEMPTS, reset_processing
 from mailroom.reading.unread import mark_read
+from mailroom.rendering.mail_view import blocked_remote
 from mailroom.tasks.jobs import enqueue_processing
 from mailroom.web.health import when
-from mailroom.web.views.message_body import message_html, remote_allowed
+from mailroom.web.views.message_body import remote_allowed
 
 
 def _view(request: HttpRequest, message: Message) -> str:
@@ -45,13 +46,9 @@ def message_detail(request: HttpRequest, message_id: int) -> HttpResponse:
     respond = [s for s in (processing.steps if processing else []) if s.get("step") == "respond"]
     view = _view(request, message)
     allow_remote = remote_allowed(request)
-    # Cleaned here too, only to learn whether remote content was held back (the frame's own
-    # request cleans it again, as it is shown).
-    blocked = (
-        message_html(message, allow_remote=False).blocked
-        if view == "html" and not allow_remote
-        else 0
-    )
+    # Whether the frame will hold remote content back, to offer it (the frame's own request
+    # cleans the HTML as it is shown).
+    blocked = blocked_remote(message.html_body) if view == "html" and not allow_remote else 0
     conversation = (
         Message.objects.filter(conversation_id=message.conversation_id).order_by(
             F("date").asc(nulls_last=True), "id"
