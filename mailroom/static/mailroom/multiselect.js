@@ -31,6 +31,10 @@
     filter.setAttribute("autocomplete", "off");
     filter.setAttribute("aria-controls", base + "-options");
     filter.style.width = "100%";
+    filter.style.padding = "7px 9px";
+    filter.style.border = "1px solid #d9dde5";
+    filter.style.borderRadius = "6px";
+    filter.style.font = "inherit";
     if (label) label.htmlFor = filter.id;
 
     var list = document.createElement("div");
