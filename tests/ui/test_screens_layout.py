@@ -241,6 +241,8 @@ SCREENS = {
     "message-page": "message-detail",
     "reply": "message-reply",
     "people": "people",
+    "person-form": "person-create",
+    "roles": "role-list",
     "health": "health",
 }
 ARGUMENT_IDS = {
