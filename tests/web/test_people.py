@@ -390,7 +390,12 @@ def test_every_change_needs_the_csrf_token(admin: User, agent: User, role: Group
     assert agent.is_active and agent.get_full_name() == "Ann Agent"
 
 
-def test_the_header_links_people_for_administrators(admin: User) -> None:
-    page = _client(admin).get("/").content.decode()
-    assert 'href="/people/"' in page
-    assert "/admin/" not in page
+def test_the_header_links_people_for_administrators_and_nothing_leads_to_the_django_admin(
+    admin: User, agent: User, role: Group
+) -> None:
+    client = _client(admin)
+    assert 'href="/people/"' in client.get("/").content.decode()
+    for method, url in _urls(agent, role):
+        if method == "get" and not url.endswith(("/deactivate/",)):
+            page = client.get(url).content.decode()
+            assert "/admin/" not in page, url
