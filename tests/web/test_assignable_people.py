@@ -283,3 +283,24 @@ def test_readers_never_see_server_settings_on_the_mailbox_page_or_its_progress(
         for secret in SECRETS[:4]:
             assert secret not in page and secret not in progress, secret
         assert client.get(f"/mailboxes/{mailbox.pk}/edit/").status_code == 404
+
+
+# --- Access taken away later --------------------------------------------------------------------
+
+
+def test_taking_a_role_off_the_mailbox_warns_about_the_owner_it_leaves_without_access(
+    admin: User, mailbox: Mailbox, role: Group, dora: User, bob: User
+) -> None:
+    Mailbox.objects.filter(pk=mailbox.pk).update(
+        processor_settings={"owner": "dora", "assignee": "bob", "priority": "normal"}
+    )
+    client = _client(admin)
+    response = client.post(
+        f"/people/roles/{role.pk}/", {"name": role.name, "members": [dora.pk]}, follow=True
+    )
+    page = response.content.decode()
+    assert "dora is the owner set in the mailbox “Support” but can no longer read it" in page
+    assert "bob is the assignee" not in page  # bob reads it by name
+
+    response = client.post(f"/people/{bob.pk}/deactivate/", follow=True)
+    assert "bob is the assignee set in the mailbox “Support”" in response.content.decode()

@@ -16,7 +16,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from mailroom.access.policy import is_admin
+from mailroom.access.policy import is_admin, readers_of
 from mailroom.models import Mailbox
 from mailroom.people.actions import (
     PeopleRefused,
@@ -31,6 +31,7 @@ from mailroom.people.actions import (
     set_role_mailboxes,
     set_role_members,
 )
+from mailroom.pipeline.processors.registry import load_processor, registered
 from mailroom.web.people_forms import PersonForm, RoleForm
 
 View = Callable[..., HttpResponse]
@@ -52,6 +53,22 @@ def _actor(request: HttpRequest) -> User:
     user = request.user
     assert isinstance(user, User)
     return user
+
+
+def _warn_owners_without_access(request: HttpRequest) -> None:
+    """After a change of who reads what: say which mailboxes name an owner or assignee who can
+    no longer read them (their new Leads and Cases would be invisible to them)."""
+    for mailbox in Mailbox.objects.exclude(processor_kind="none").order_by("label"):
+        if mailbox.processor_kind not in registered():
+            continue
+        settings = mailbox.processor_settings or {}
+        errors = load_processor(mailbox.processor_kind).reader_errors(settings, readers_of(mailbox))
+        for key in errors:
+            messages.warning(
+                request,
+                f"{settings[key]} is the {key} set in the mailbox “{mailbox.label}” but can no "
+                "longer read it: choose someone else in its settings, or give them access again.",
+            )
 
 
 def _shown_once(request: HttpRequest, person: User, password: str, created: bool) -> HttpResponse:
@@ -121,6 +138,7 @@ def person_edit(request: HttpRequest, user_id: int) -> HttpResponse:
                 form.add_error("is_admin", str(exc))
             else:
                 messages.success(request, f"{person.email} saved.")
+                _warn_owners_without_access(request)
                 return redirect("people")
     return render(
         request,
@@ -146,6 +164,7 @@ def person_deactivate(request: HttpRequest, user_id: int) -> HttpResponse:
         messages.success(
             request, f"{person.email or person.username} was deactivated and logged out."
         )
+        _warn_owners_without_access(request)
     return redirect("person-edit", user_id=person.pk)
 
 
@@ -209,6 +228,7 @@ def role_edit(request: HttpRequest, role_id: int) -> HttpResponse:
             set_role_members(role, [u.pk for u in form.cleaned_data["members"]] + inactive)
             set_role_mailboxes(role, [m.pk for m in form.cleaned_data["mailboxes"]])
             messages.success(request, f"Role “{role.name}” saved.")
+            _warn_owners_without_access(request)
             return redirect("role-list")
     return render(
         request, "mailroom/role_form.html", {"form": form, "role": role, "section": "people"}
@@ -227,6 +247,7 @@ def role_delete(request: HttpRequest, role_id: int) -> HttpResponse:
         name = role.name
         delete_role(role)
         messages.success(request, f"Role “{name}” deleted.")
+        _warn_owners_without_access(request)
         return redirect("role-list")
     return render(
         request,
