@@ -357,3 +357,24 @@ def test_attachments_are_download_links(mailbox: Mailbox, member: Client) -> Non
     assert f'<a href="/attachments/{attachment.pk}/" download>&lt;b&gt;r&lt;/b&gt;.pdf</a>' in (
         attachments
     )
+
+
+def test_mark_unread_returns_to_the_list_with_the_message_unread_again(
+    mailbox: Mailbox, member: Client, message: Message
+) -> None:
+    page = _page(member, message)
+    assert MessageRead.objects.filter(message=message).exists()
+    form = page.split('id="mark-unread"', 1)[1].split("</form>", 1)[0]
+    list_url = f"/mailboxes/{mailbox.pk}/mail/"
+    assert f'action="/mailboxes/{mailbox.pk}/mail/mark/"' in page
+    assert f'<input type="hidden" name="message" value="{message.pk}">' in form
+    assert f'href="{list_url}">← {mailbox.label}</a>' in page
+
+    response = member.post(
+        f"/mailboxes/{mailbox.pk}/mail/mark/",
+        {"message": message.pk, "action": "unread", "next": list_url},
+    )
+
+    assert response.status_code == 302
+    assert response["Location"] == list_url
+    assert not MessageRead.objects.filter(message=message).exists()
