@@ -22,11 +22,15 @@ from django.db import migrations
 ARRIVAL = "COALESCE(internal_date, received_at)"
 BODY = "substr(CASE WHEN {r}.text_body <> '' THEN {r}.text_body ELSE {r}.html_body END, 1, 100000)"
 
+# Each index also holds what the conversation view asks of every row it passes (its
+# conversation, mailbox and folder), so walking a page never reads the message rows themselves.
 LIST_INDEXES = (
-    f"CREATE INDEX message_list_idx ON mailroom_message (mailbox_id, {ARRIVAL}, id)",
-    f"CREATE INDEX message_folder_list_idx ON mailroom_message (folder_id, {ARRIVAL}, id)",
+    "CREATE INDEX message_list_idx "
+    f"ON mailroom_message (mailbox_id, {ARRIVAL}, id, conversation_id)",
+    "CREATE INDEX message_folder_list_idx "
+    f"ON mailroom_message (folder_id, {ARRIVAL}, id, conversation_id, mailbox_id)",
     "CREATE INDEX message_conversation_list_idx "
-    f"ON mailroom_message (conversation_id, {ARRIVAL}, id)",
+    f"ON mailroom_message (conversation_id, {ARRIVAL}, id, mailbox_id, folder_id)",
 )
 DROP_LIST_INDEXES = (
     "DROP INDEX IF EXISTS message_list_idx",

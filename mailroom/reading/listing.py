@@ -45,7 +45,7 @@ from mailroom.models import (
     OutboxState,
     ProcessingRecord,
 )
-from mailroom.reading.search import Terms, matching
+from mailroom.reading.search import COMMON, NotIndexed, Terms, matching
 from mailroom.reading.unread import User, read_by, unread_only
 
 PAGE_SIZE = 50
@@ -131,10 +131,19 @@ def filtered(mailbox: Mailbox, user: User, query: ListQuery) -> QuerySet[Message
     if query.terms is not None:
         messages = matching(messages, query.terms)
     if query.has is not None:
-        record = Lead if query.has is Has.LEAD else CaseRecord
-        on_conversation = record.objects.filter(conversation_id=OuterRef("conversation_id"))
-        on_message = record.objects.filter(message_id=OuterRef("pk"))
-        messages = messages.filter(Exists(on_conversation) | Exists(on_message))
+        records = (Lead if query.has is Has.LEAD else CaseRecord).objects.all()
+        on_conversation = records.filter(conversation__isnull=False).values("conversation")
+        on_message = records.filter(message__isnull=False).values("message")
+        if records[:COMMON].count() < COMMON:
+            # Few records: they lead, each looked up by index, the few rows sorted.
+            messages = messages.filter(
+                Q(conversation_id__in=on_conversation) | Q(pk__in=on_message)
+            )
+        else:
+            # Many: the list is read in order and each row tested against them.
+            messages = messages.alias(
+                has_conversation=NotIndexed(F("conversation_id")), has_id=NotIndexed(F("id"))
+            ).filter(Q(has_conversation__in=on_conversation) | Q(has_id__in=on_message))
     if query.automatic is not None:
         automatic = Exists(
             ProcessingRecord.objects.filter(message_id=OuterRef("pk")).exclude(automated_reason="")
