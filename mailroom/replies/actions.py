@@ -6,12 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.contrib.auth.models import User
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from mailroom import conf
 from mailroom.alerts import resolve_alert
-from mailroom.conversations.ids import conversation_message_id
+from mailroom.conversations.ids import conversation_message_id, signed_conversation
 from mailroom.mime.compose import compose_message, make_message_id
 from mailroom.models import Message, OutboxMessage, OutboxState, SentCopy
 from mailroom.rendering.sanitize import clean_template_html
@@ -61,16 +61,40 @@ def _bodies(data: ReplyInput, message: Message) -> tuple[str, str | None, str]:
     return text_with_quote(answer, original), html_with_quote(markup, original), answer
 
 
-@transaction.atomic
-def queue_reply(message: Message, author: User, data: ReplyInput) -> OutboxMessage:
-    """Compose the reply to ``message`` from its mailbox and add it to the outbox, to be sent
-    once this transaction commits; its Message-ID names the conversation (signed), so the
-    customer's answer joins it."""
-    mailbox = message.mailbox
+def new_reply_id(message: Message) -> str:
+    """A Message-ID for a reply to ``message``: it names the conversation, signed, so the
+    customer's answer joins it (a random one while the message has no conversation yet)."""
     if message.conversation_id is not None:
-        message_id = conversation_message_id(message.conversation_id, conf.MESSAGE_ID_DOMAIN)
-    else:
-        message_id = make_message_id(conf.MESSAGE_ID_DOMAIN)
+        return conversation_message_id(message.conversation_id, conf.MESSAGE_ID_DOMAIN)
+    return make_message_id(conf.MESSAGE_ID_DOMAIN)
+
+
+def _reply_id(message: Message, proposed: str) -> str:
+    """``proposed`` (fixed when the form was opened) if it is ours for this conversation;
+    else a new one."""
+    conversation = message.conversation_id
+    if proposed and conversation is not None and signed_conversation(proposed) == conversation:
+        return proposed
+    return new_reply_id(message)
+
+
+@transaction.atomic
+def queue_reply(
+    message: Message, author: User, data: ReplyInput, *, message_id: str = ""
+) -> OutboxMessage:
+    """Compose the reply to ``message`` from its mailbox and add it to the outbox, to be sent
+    once this transaction commits.
+
+    ``message_id`` is the id the form was opened with: the same form sent twice (a double
+    click, a reload that posts again) is one reply, the row already queued under that id.
+    """
+    mailbox = message.mailbox
+    message_id = _reply_id(message, message_id)
+    queued = OutboxMessage.objects.filter(message_id=message_id).first()
+    if queued is not None and queued.in_reply_to_id == message.pk:
+        return queued
+    if queued is not None:
+        message_id = new_reply_id(message)
     text, html, answer = _bodies(data, message)
     raw = compose_message(
         from_name=mailbox.label,
@@ -85,19 +109,24 @@ def queue_reply(message: Message, author: User, data: ReplyInput) -> OutboxMessa
         references=list(message.references or []),
         date=timezone.now(),
     )
-    row = OutboxMessage.objects.create(
-        mailbox=mailbox,
-        in_reply_to=message,
-        author=author,
-        message_id=message_id,
-        to_email=", ".join(data.to),
-        cc=data.cc,
-        subject=data.subject,
-        body_text=answer,
-        body_html=html or "",
-        raw=raw,
-        sent_copy=SentCopy.PENDING,
-    )
+    try:
+        with transaction.atomic():
+            row = OutboxMessage.objects.create(
+                mailbox=mailbox,
+                in_reply_to=message,
+                author=author,
+                message_id=message_id,
+                to_email=", ".join(data.to),
+                cc=data.cc,
+                subject=data.subject,
+                body_text=answer,
+                body_html=html or "",
+                raw=raw,
+                sent_copy=SentCopy.PENDING,
+            )
+    except IntegrityError:
+        # The same form, sent at the same moment by a second request: that one queued it.
+        return OutboxMessage.objects.get(message_id=message_id)
     enqueue("send_outbox", row.pk)
     return row
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
-from mailroom.models import Message, OutboxMessage, OutboxState, SentCopy
+from mailroom.models import Message, OutboxMessage
 
 
 def conversation_replies(message: Message) -> QuerySet[OutboxMessage]:
@@ -16,12 +16,3 @@ def conversation_replies(message: Message) -> QuerySet[OutboxMessage]:
     else:
         replies = replies.filter(in_reply_to=message)
     return replies.order_by("id")
-
-
-def may_retry(reply: OutboxMessage) -> bool:
-    """Whether the reply can be sent again: a reply written here that was refused, or whose
-    outcome is unknown (then only after a warning)."""
-    return reply.sent_copy != SentCopy.NONE and reply.state in (
-        OutboxState.FAILED,
-        OutboxState.ABANDONED,
-    )

@@ -63,6 +63,8 @@ class ReplyForm(forms.Form):
         label="Message", required=False, strip=False, widget=forms.Textarea(attrs={"rows": 10})
     )
     body_html = forms.CharField(required=False, strip=False, widget=forms.HiddenInput)
+    # The reply's Message-ID, fixed when the form opens: sent twice, the form is one reply.
+    message_id = forms.CharField(required=False, max_length=200, widget=forms.HiddenInput)
     quote = forms.BooleanField(
         label="Quote the original message below my reply", required=False, initial=True
     )

@@ -4,12 +4,13 @@ cleaned HTML."""
 
 from __future__ import annotations
 
+import html
 import re
 
 from django.contrib.auth.models import User
 from django.test import Client
 
-from mailroom.models import OutboxMessage, SentCopy
+from mailroom.models import MailboxConnection, OutboxMessage, OutboxState, SentCopy
 from tests.replies.conftest import QUESTION_ID, Rig, Tasks, parsed
 
 
@@ -18,7 +19,7 @@ def _field(page: str, name: str) -> str:
     tag = re.search(rf'<input[^>]*name="{name}"[^>]*>', page)
     assert tag is not None, name
     value = re.search(r'value="([^"]*)"', tag.group(0))
-    return value.group(1) if value else ""
+    return html.unescape(value.group(1)) if value else ""
 
 
 def test_the_form_answers_the_sender_once_re_with_the_quote(rig: Rig, tasks: Tasks) -> None:
@@ -135,13 +136,13 @@ def test_html_is_cleaned_and_sent_with_a_readable_text_part(rig: Rig, tasks: Tas
     assert sent.get_content_type() == "multipart/alternative"
     html_part, text_part = sent.get_body(("html",)), sent.get_body(("plain",))
     assert html_part is not None and text_part is not None
-    html = html_part.get_content()
+    sent_html = html_part.get_content()
     for bad in ("<script", "alert(", "onclick", "onerror", "javascript:", "<style", "<iframe"):
-        assert bad not in html, bad
+        assert bad not in sent_html, bad
         assert bad not in row.body_html
-    assert "<b>Alice</b>" in html and "<i>two</i>" in html
-    assert 'href="https://help.example.test/toner"' in html
-    assert "<blockquote" in html and "the printer on floor 3 prints blank pages." in html
+    assert "<b>Alice</b>" in sent_html and "<i>two</i>" in sent_html
+    assert 'href="https://help.example.test/toner"' in sent_html
+    assert "<blockquote" in sent_html and "the printer on floor 3 prints blank pages." in sent_html
     text = text_part.get_content().replace("\r\n", "\n")
     assert text.startswith(
         "Hello Alice,\n\ncheck this and the guide <https://help.example.test/toner>\n\n"
@@ -173,3 +174,36 @@ def test_without_the_quote_only_the_answer_goes_out(rig: Rig, tasks: Tasks) -> N
     assert body.get_content().replace("\r\n", "\n") == (
         "Hello Alice,\n\nplease check the toner seal.\n\nSupport\n"
     )
+
+
+def test_the_same_form_sent_twice_is_one_reply(rig: Rig, tasks: Tasks) -> None:
+    reader = rig.client(rig.reader)
+    url = f"/messages/{rig.message.pk}/reply/"
+    page = reader.get(url).content.decode()
+    message_id = _field(page, "message_id")
+    data = {
+        "to": "alice@cust.test",
+        "subject": "Re: x",
+        "format": "text",
+        "body": "Hi",
+        "message_id": message_id,
+    }
+    assert reader.post(url, data).status_code == 302
+    assert reader.post(url, data).status_code == 302
+    tasks.run()
+    [row] = OutboxMessage.objects.all()
+    assert row.message_id == message_id
+    assert len(rig.sink.accepted) == 1
+    # An id that is not ours for this conversation is replaced, never used.
+    forged = {**data, "message_id": "<mr.999.0123456789abcdef.00@example.test>"}
+    assert reader.post(url, forged).status_code == 302
+    assert OutboxMessage.objects.exclude(pk=row.pk).get().message_id != forged["message_id"]
+
+
+def test_a_mailbox_that_may_not_send_says_so_and_the_reply_waits(rig: Rig, tasks: Tasks) -> None:
+    MailboxConnection.objects.filter(mailbox=rig.mailbox).update(smtp_enabled=False)
+    page = rig.client(rig.reader).get(f"/messages/{rig.message.pk}/reply/").content.decode()
+    assert 'id="smtp-off"' in page
+    row = rig.reply(tasks)
+    assert row.state == OutboxState.PENDING and rig.sink.messages == []
+    assert "SMTP is disabled for this mailbox" in row.last_error

@@ -89,7 +89,10 @@
     showQuote();
   }
 
+  const send = document.getElementById("send-reply");
   form.addEventListener("submit", () => {
     if (format.value === "html") html.value = editor.innerHTML;
+    // One click, one reply (the server also treats the same form sent twice as one).
+    if (send) window.setTimeout(() => { send.disabled = true; }, 0);
   });
 })();

@@ -14,7 +14,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from mailroom.access.policy import User as AnyUser
 from mailroom.access.policy import access_mailbox, access_message
 from mailroom.models import Message, OutboxMessage, OutboxState, SentCopy
-from mailroom.replies.actions import original_of, queue_reply, retry_reply
+from mailroom.replies.actions import new_reply_id, original_of, queue_reply, retry_reply
 from mailroom.replies.draft import addresses_of, quote_text, reply_subject
 from mailroom.replies.listing import conversation_replies
 from mailroom.replies.sent_copy import retry_sent_copy
@@ -35,6 +35,7 @@ def _initial(message: Message, *, reply_all: bool) -> dict[str, object]:
         "subject": reply_subject(message.subject),
         "format": "text",
         "quote": True,
+        "message_id": new_reply_id(message),
     }
 
 
@@ -47,7 +48,12 @@ def reply_compose(request: HttpRequest, message_id: int) -> HttpResponse:
         form = ReplyForm(request.POST)
         if form.is_valid():
             assert isinstance(request.user, User)
-            reply = queue_reply(message, request.user, form.reply_input())
+            reply = queue_reply(
+                message,
+                request.user,
+                form.reply_input(),
+                message_id=form.cleaned_data["message_id"],
+            )
             messages.success(
                 request, f"Reply to {reply.to_email} queued: it is sent in a few seconds."
             )
@@ -63,6 +69,7 @@ def reply_compose(request: HttpRequest, message_id: int) -> HttpResponse:
             "mailbox": message.mailbox,
             "quote": quote_text(original_of(message)),
             "replies": conversation_replies(message),
+            "smtp_enabled": message.mailbox.connection.smtp_enabled,
             "section": "mailboxes",
         },
     )
