@@ -93,10 +93,12 @@ def change_person(user: User, data: PersonInput, *, actor: User) -> None:
     user.groups.set(list(data.role_ids))
 
 
-def end_sessions(user: User) -> int:
-    """Log ``user`` out everywhere: delete their unexpired sessions; return how many."""
+def end_sessions(user: User, *, keep: str | None = None) -> int:
+    """Log ``user`` out everywhere (but in the session ``keep``): delete their unexpired
+    sessions; return how many."""
     ended = 0
-    for session in Session.objects.filter(expire_date__gt=timezone.now()).iterator():
+    sessions = Session.objects.filter(expire_date__gt=timezone.now()).exclude(session_key=keep)
+    for session in sessions.iterator():
         if str(session.get_decoded().get("_auth_user_id")) == str(user.pk):
             session.delete()
             ended += 1
@@ -123,15 +125,16 @@ def reactivate_person(user: User) -> None:
 
 
 @transaction.atomic
-def reset_password(user: User) -> str:
+def reset_password(user: User, *, keep_session: str | None = None) -> str:
     """Give ``user`` a new generated password (returned, to be shown once), end their sessions
-    and clear their failed logins."""
+    (but ``keep_session``: an administrator resetting their own stays logged in there) and
+    clear their failed logins."""
     from axes.utils import reset as reset_attempts
 
     password = generate_password()
     user.set_password(password)
     user.save(update_fields=["password"])
-    end_sessions(user)
+    end_sessions(user, keep=keep_session)
     reset_attempts(username=user.get_username())
     return password
 

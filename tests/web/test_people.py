@@ -399,3 +399,13 @@ def test_the_header_links_people_for_administrators_and_nothing_leads_to_the_dja
         if method == "get" and not url.endswith(("/deactivate/",)):
             page = client.get(url).content.decode()
             assert "/admin/" not in page, url
+
+
+def test_resetting_your_own_password_ends_your_other_sessions_only(admin: User) -> None:
+    other = _client(admin)
+    client = _client(admin)
+    response = client.post(f"/people/{admin.pk}/reset-password/")
+    password = _password_on(response.content.decode())
+    assert client.get("/people/").status_code == 200  # still logged in here
+    assert other.get("/people/")["Location"].startswith("/login/")
+    assert _can_log_in(admin.username, password)

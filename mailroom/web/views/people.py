@@ -9,6 +9,7 @@ from functools import wraps
 from typing import Any
 
 from django.contrib import messages
+from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import Group, User
 from django.db.models import Count, Prefetch, Q
@@ -181,7 +182,12 @@ def person_reactivate(request: HttpRequest, user_id: int) -> HttpResponse:
 @require_POST
 def person_reset_password(request: HttpRequest, user_id: int) -> HttpResponse:
     person = get_object_or_404(User, pk=user_id)
-    return _shown_once(request, person, reset_password(person), created=False)
+    if person.pk != request.user.pk:
+        return _shown_once(request, person, reset_password(person), created=False)
+    # Your own: your other sessions end, this one goes on under the new password.
+    password = reset_password(person, keep_session=request.session.session_key)
+    update_session_auth_hash(request, person)
+    return _shown_once(request, person, password, created=False)
 
 
 # --- Roles ---------------------------------------------------------------------------------------
