@@ -29,6 +29,7 @@ from mailroom.pipeline import engine
 from mailroom.pipeline.processors import case as case_module
 from mailroom.tasks import jobs
 from mailroom.web.health import when
+from mailroom.web.views import messages as message_views
 from tests.pipeline.clock import Clock, install_clock
 from tests.pipeline.helpers import mailbox as make_mailbox
 from tests.pipeline.helpers import stored
@@ -378,3 +379,18 @@ def test_mark_unread_returns_to_the_list_with_the_message_unread_again(
     assert response.status_code == 302
     assert response["Location"] == list_url
     assert not MessageRead.objects.filter(message=message).exists()
+
+
+def test_a_long_conversation_lists_its_first_messages(
+    mailbox: Mailbox, member: Client, message: Message, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(message_views, "CONVERSATION_SHOWN", 1)
+    engine.process_message(message.pk)
+    reply = stored(mailbox, REPLY)
+    engine.process_message(reply.pk)
+
+    conversation = _page(member, reply).split('id="conversation"', 1)[1].split("</ol>", 1)[0]
+
+    assert "Conversation (2 messages)" in conversation
+    assert "The first 1 are listed." in conversation
+    assert conversation.count("<li") == 1

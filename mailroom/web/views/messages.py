@@ -20,6 +20,8 @@ from mailroom.tasks.jobs import enqueue_processing
 from mailroom.web.health import when
 from mailroom.web.views.message_body import remote_allowed
 
+CONVERSATION_SHOWN = 100
+
 
 def _view(request: HttpRequest, message: Message) -> str:
     """Return "html" or "text": what the reader chose of what the message has, else HTML if it
@@ -56,6 +58,7 @@ def message_detail(request: HttpRequest, message_id: int) -> HttpResponse:
         if message.conversation_id is not None
         else Message.objects.none()
     )
+    conversation_size = conversation.count()
     lead, case = _records(message)
     # Opening the message reads it, for this person only.
     mark_read(request.user, message.pk)
@@ -71,7 +74,9 @@ def message_detail(request: HttpRequest, message_id: int) -> HttpResponse:
             "view": view,
             "allow_remote": allow_remote,
             "blocked": blocked,
-            "conversation": conversation,
+            # A conversation of automatic mail can grow long: its first messages are listed.
+            "conversation": conversation[:CONVERSATION_SHOWN],
+            "conversation_size": conversation_size,
             "lead": lead,
             "case": case,
             "can_manage": is_admin(request.user),
