@@ -823,6 +823,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "pass": met,
             "error_samples": {k: v for k, v in results.samples.items() if v},
             "server_cpu_s": round(server_cpu[1] - server_cpu[0], 1),
+            # What a request costs the server, whatever else runs on the machine: its requests
+            # run on one core (the GIL), so 1000 / this is about the most it serves per second.
+            "server_cpu_ms_per_request": round(
+                1000 * (server_cpu[1] - server_cpu[0]) / max(overall["count"], 1), 1
+            ),
             "client_cpu_s": round(client_cpu[1] - client_cpu[0], 1),
             "cpus": os.cpu_count(),
             # Other work on the machine (1-minute load average) before and after the run.
