@@ -452,12 +452,14 @@ def prepare(data_dir: Path, count: int, seed: int) -> dict[str, Any]:
         say=log,
     )
     child.start()
-    assert child.proc is not None
-    while child.proc.poll() is None:
-        time.sleep(0.5)
-    if child.proc.returncode != 0 or not meta_path.exists():
-        raise SystemExit(f"generating failed:\n{child.tail()}")
-    child.stop()
+    try:
+        assert child.proc is not None
+        while child.proc.poll() is None:
+            time.sleep(0.5)
+        if child.proc.returncode != 0 or not meta_path.exists():
+            raise SystemExit(f"generating failed:\n{child.tail()}")
+    finally:
+        child.stop()
     meta = json.loads(meta_path.read_text())
     meta["reused"] = False
     return meta
@@ -778,6 +780,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 target=client,
                 args=(s, the_plan, kinds, args.seed + n, start, measure_from, stop, results),
                 kwargs={"think": args.think / 1000},
+                daemon=True,
             )
             for n, s in enumerate(sessions)
         ]
