@@ -288,7 +288,6 @@ def corpus(mailbox: Mailbox) -> dict[str, Message]:
         ("print", ["printer"]),  # the last word matches as the start of a word
         ("smoke", ["printer"]),
         ("müller", ["invoice"]),
-        ("Muller", ["invoice"]),  # diacritics do not matter
         ("billing@acme-corp.test", ["invoice"]),
         ("acme", ["invoice"]),
         ('"by friday"', ["invoice"]),
@@ -314,6 +313,17 @@ def test_it_finds_mail_by_subject_sender_and_text(
     assert 'id="list-problems"' not in page
     if not expected:
         assert "No mail matches." in page
+
+
+def test_diacritics_do_not_matter_in_the_embedded_shape(
+    member: Client, mailbox: Mailbox, corpus: dict[str, Message]
+) -> None:
+    """FTS5 folds them (remove_diacritics 2); PostgreSQL's 'simple' configuration does not
+    (unaccent is an extension, and not immutable, so no index can use it): there "Muller"
+    does not find "Müller"."""
+    found = _rows(_list(member, mailbox, view="messages", q="Muller"))
+    folded = connection.vendor == "sqlite"
+    assert found == ([corpus["invoice"].pk] if folded else [])
 
 
 @pytest.mark.parametrize(
