@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from html import escape
 from urllib.parse import unquote
 
 import nh3
@@ -261,3 +262,35 @@ def content_security_policy(*, allow_remote: bool) -> str:
             "sandbox allow-same-origin allow-popups allow-popups-to-escape-sandbox",
         )
     )
+
+
+_TEXT_LINK = re.compile(r"\b(?:https?://|www\.)[^\s<>\"'`]+", re.IGNORECASE)
+# Punctuation that ends a sentence rather than the address it follows.
+_TRAILING = ".,;:!?)]}*_&"
+
+
+def _text_link(match: re.Match[str]) -> str:
+    text = match.group(0)
+    url = text.rstrip(_TRAILING)
+    # An address in parentheses keeps its own closing parenthesis, as in Wikipedia links.
+    if url.count("(") > url.count(")") and text[len(url) : len(url) + 1] == ")":
+        url += ")"
+    rest = text[len(url) :]
+    href = url if "://" in url else "https://" + url
+    return (
+        f'<a href="{escape(href)}" target="_blank" rel="noopener noreferrer">{escape(url)}</a>'
+        f"{escape(rest)}"
+    )
+
+
+def linked_text(text: str) -> str:
+    """The text part of a mail as HTML: every character escaped, web addresses made links
+    that open in a new tab (the address the reader sees is the one the link goes to)."""
+    out: list[str] = []
+    position = 0
+    for match in _TEXT_LINK.finditer(text):
+        out.append(escape(text[position : match.start()]))
+        out.append(_text_link(match))
+        position = match.end()
+    out.append(escape(text[position:]))
+    return "".join(out)

@@ -327,6 +327,33 @@ def test_a_text_only_message_shows_its_text(mailbox: Mailbox, member: Client) ->
     assert 'id="show-html"' not in page
 
 
+def test_web_addresses_in_the_text_are_links_and_nothing_else_is_markup(
+    mailbox: Mailbox, member: Client
+) -> None:
+    text = (
+        "Track it at https://carrier.test/t?id=1&x=2.\n"
+        '"><script>parent.__xss=1</script> www.shop.test, or (http://wiki.test/A_(b)).\n'
+        'http://a.test/"onmouseover="parent.__xss=1 javascript:parent.__xss=1'
+    )
+    message = stored(mailbox, _mail(None, text=text))
+
+    page = member.get(f"/messages/{message.pk}/").content.decode()
+    body = page.split('id="text-body">', 1)[1].split("</pre>", 1)[0]
+
+    assert body == (
+        'Track it at <a href="https://carrier.test/t?id=1&amp;x=2" target="_blank" '
+        'rel="noopener noreferrer">https://carrier.test/t?id=1&amp;x=2</a>.\n'
+        "&quot;&gt;&lt;script&gt;parent.__xss=1&lt;/script&gt; "
+        '<a href="https://www.shop.test" target="_blank" rel="noopener noreferrer">'
+        "www.shop.test</a>, or (<a "
+        'href="http://wiki.test/A_(b)" target="_blank" rel="noopener noreferrer">'
+        "http://wiki.test/A_(b)</a>).\n"
+        '<a href="http://a.test/" target="_blank" rel="noopener noreferrer">http://a.test/</a>'
+        # set_content ends the text with a line break.
+        "&quot;onmouseover=&quot;parent.__xss=1 javascript:parent.__xss=1\n"
+    )
+
+
 def test_a_hostile_subject_and_display_name_are_escaped(mailbox: Mailbox, member: Client) -> None:
     message = stored(
         mailbox,

@@ -9,13 +9,14 @@ from django.contrib.auth.decorators import login_required
 from django.db.models import F
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_POST
 
 from mailroom.access.policy import access_mailbox, access_message, is_admin
 from mailroom.models import Case, Lead, Message
 from mailroom.pipeline.engine import MAX_ATTEMPTS, reset_processing
 from mailroom.reading.unread import mark_read
-from mailroom.rendering.mail_view import blocked_remote
+from mailroom.rendering.mail_view import blocked_remote, linked_text
 from mailroom.tasks.jobs import enqueue_processing
 from mailroom.web.health import when
 from mailroom.web.views.message_body import remote_allowed
@@ -29,6 +30,11 @@ def _view(request: HttpRequest, message: Message) -> str:
     if not message.html_body or (request.GET.get("view") == "text" and message.text_body):
         return "text"
     return "html"
+
+
+def _linked(text: str) -> SafeString:
+    # linked_text escapes every character of the sender's text; only its own links are markup.
+    return mark_safe(linked_text(text))  # noqa: S308
 
 
 def _records(message: Message) -> tuple[Lead | None, Case | None]:
@@ -59,6 +65,7 @@ def message_detail(request: HttpRequest, message_id: int) -> HttpResponse:
         else Message.objects.none()
     )
     conversation_size = conversation.count()
+    text = _linked(message.text_body) if view == "text" else ""
     lead, case = _records(message)
     # Opening the message reads it, for this person only.
     mark_read(request.user, message.pk)
@@ -72,6 +79,7 @@ def message_detail(request: HttpRequest, message_id: int) -> HttpResponse:
             "max_attempts": MAX_ATTEMPTS,
             "attachments": message.attachments.all(),
             "view": view,
+            "text": text,
             "allow_remote": allow_remote,
             "blocked": blocked,
             # A conversation of automatic mail can grow long: its first messages are listed.
