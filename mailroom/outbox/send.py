@@ -6,6 +6,11 @@ Just before the message data goes out, ``data_started_at`` is committed. An atte
 interrupted before that moment (a kill, a refused connection, a 4xx, a broken connection in
 MAIL or RCPT) sent nothing and is retried with backoff. One interrupted after it may have been
 delivered: the row is abandoned, shown and alerted, never sent again.
+
+A reply a person wrote in mailroom (``sent_copy`` set) goes from the mailbox's address to all
+its To and Cc addresses in one transaction; once it is sent it is noted on its Case and copied
+to the Sent folder (:mod:`mailroom.replies.after_send`), and a copy still due is made by
+itself when the row's task runs again.
 """
 
 from __future__ import annotations

@@ -10,7 +10,10 @@ from mailroom.models import Message, OutboxMessage
 def conversation_replies(message: Message) -> QuerySet[OutboxMessage]:
     """Every reply sent (or to be sent) in ``message``'s conversation, oldest first; only the
     message's own replies while it has no conversation yet."""
-    replies = OutboxMessage.objects.select_related("author", "rule", "in_reply_to")
+    # The list shows neither the message bytes nor the bodies: they are not loaded.
+    replies = OutboxMessage.objects.select_related("author", "rule").defer(
+        "raw", "body_text", "body_html"
+    )
     if message.conversation_id is not None:
         replies = replies.filter(in_reply_to__conversation_id=message.conversation_id)
     else:

@@ -10,7 +10,7 @@ import re
 from django.contrib.auth.models import User
 from django.test import Client
 
-from mailroom.models import MailboxConnection, OutboxMessage, OutboxState, SentCopy
+from mailroom.models import MailboxConnection, Message, OutboxMessage, OutboxState, SentCopy
 from tests.replies.conftest import QUESTION_ID, Rig, Tasks, parsed
 
 
@@ -207,3 +207,13 @@ def test_a_mailbox_that_may_not_send_says_so_and_the_reply_waits(rig: Rig, tasks
     row = rig.reply(tasks)
     assert row.state == OutboxState.PENDING and rig.sink.messages == []
     assert "SMTP is disabled for this mailbox" in row.last_error
+
+
+def test_mail_the_mailbox_sent_is_answered_to_its_recipients(rig: Rig) -> None:
+    Message.objects.filter(pk=rig.message.pk).update(
+        from_email="support@example.test",
+        to=[{"name": "Alice Martin", "email": "alice@cust.test"}],
+        reply_to=[],
+    )
+    page = rig.client(rig.reader).get(f"/messages/{rig.message.pk}/reply/").content.decode()
+    assert _field(page, "to") == "alice@cust.test"

@@ -22,11 +22,17 @@ from mailroom.web.reply_forms import ReplyForm
 
 
 def _initial(message: Message, *, reply_all: bool) -> dict[str, object]:
-    """The form as it opens: to the Reply-To (else the From), "Re: " once, the quote on."""
+    """The form as it opens: to the Reply-To (else the From), "Re: " once, the quote on.
+
+    Mail the mailbox sent itself (a copy in a synced Sent folder) is answered to the people
+    it went to, as mail programs do.
+    """
+    own = message.mailbox.own_addresses()
     to = addresses_of(message.reply_to) or ([message.from_email] if message.from_email else [])
+    if to and all(address.lower() in own for address in to):
+        to = [a for a in addresses_of(message.to) if a.lower() not in own]
     cc: list[str] = []
     if reply_all:
-        own = message.mailbox.own_addresses()
         others = addresses_of(message.to) + addresses_of(message.cc)
         cc = [a for a in dict.fromkeys(others) if a.lower() not in own and a not in to]
     return {
