@@ -123,7 +123,7 @@ def test_it_shows_each_mailboxs_backlog_errors_import_alerts_and_watcher(admin: 
     assert "<strong>Sending:</strong> 550 mailbox unavailable" in row
     assert 'max="1203" value="3"' in row and "3 imported, 1,200 to go" in row
     assert "1 open" in row
-    assert f"watch-{box.pk} w{box.pk:07d}, lease renews in " in row
+    assert f"watch-{box.pk} w{box.pk:07d}, lease expires in " in row
     assert f'<tr data-mailbox="{box.pk}" class="problem-row">' in page
     assert page.index(f'data-mailbox="{box.pk}"') < page.index("Quiet")
     assert '<strong id="total-unprocessed">2</strong>' in page
