@@ -305,8 +305,8 @@ def test_it_shows_the_conversation_and_its_case(
 
     conversation = page.split('id="conversation"', 1)[1].split("</ol>", 1)[0]
     assert "Conversation (2 messages)" in conversation
-    assert f'<a href="/messages/{message.pk}/">Broken printer</a>' in conversation
-    assert "<strong>Re: Broken printer</strong>" in conversation
+    assert f'<a href="/messages/{message.pk}/"><bdi>Broken printer</bdi></a>' in conversation
+    assert "<strong><bdi>Re: Broken printer</bdi></strong>" in conversation
     records = _section(page, "records")
     assert f'href="/cases/{case.pk}/"' in records
     assert "Broken printer" in records
@@ -355,8 +355,9 @@ def test_attachments_are_download_links(mailbox: Mailbox, member: Client) -> Non
     page = _page(member, message)
 
     attachments = page.split('id="attachments"', 1)[1].split("</ul>", 1)[0]
-    assert f'<a href="/attachments/{attachment.pk}/" download>&lt;b&gt;r&lt;/b&gt;.pdf</a>' in (
-        attachments
+    assert (
+        f'<a href="/attachments/{attachment.pk}/" download><bdi>&lt;b&gt;r&lt;/b&gt;.pdf</bdi></a>'
+        in attachments
     )
 
 

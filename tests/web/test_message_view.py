@@ -370,6 +370,17 @@ def test_a_hostile_subject_and_display_name_are_escaped(mailbox: Mailbox, member
     assert "&lt;script&gt;parent.__xss=1&lt;/script&gt;" in page
 
 
+def test_a_display_name_cannot_turn_the_text_around_it(mailbox: Mailbox, member: Client) -> None:
+    # U+202E RIGHT-TO-LEFT OVERRIDE: "Bank <moc.evil@x>" would read backwards past the name.
+    message = stored(
+        mailbox,
+        _mail("<p>hi</p>", subject="Invoice \u202efdp.exe", sender="Bank\u202e <x@evil.test>"),
+    )
+    page = member.get(f"/messages/{message.pk}/").content.decode()
+    assert "<bdi>Bank\u202e</bdi> &lt;<bdi>x@evil.test</bdi>&gt;" in page
+    assert "<bdi>Invoice \u202efdp.exe</bdi></h1>" in page
+
+
 def test_a_malformed_message_is_viewable(mailbox: Mailbox, member: Client) -> None:
     raw = (
         b"From: =?utf-8?q?broken?= <a@b.test>\r\n"
