@@ -150,8 +150,13 @@ def filtered(mailbox: Mailbox, user: User, query: ListQuery) -> QuerySet[Message
         )
         messages = messages.filter(automatic if query.automatic else ~automatic)
     if query.answered is not None:
-        answered = Exists(_answers())
-        messages = messages.filter(answered if query.answered else ~answered)
+        sent = OutboxMessage.objects.filter(state=OutboxState.SENT, in_reply_to__isnull=False)
+        if query.answered and sent[:COMMON].count() < COMMON:
+            # Few answers: they lead, as records do above.
+            messages = messages.filter(pk__in=sent.values("in_reply_to"))
+        else:
+            answered = Exists(_answers())
+            messages = messages.filter(answered if query.answered else ~answered)
     if query.unread:
         messages = unread_only(messages, user)
     return messages

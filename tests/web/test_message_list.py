@@ -465,7 +465,9 @@ def test_it_filters_by_lead_and_case(plan: str, member: Client, mailbox: Mailbox
     assert "badge case" in page.split(f'data-message="{with_case.pk}"', 1)[1].split("</li>")[0]
 
 
-def test_it_filters_automatic_and_answered_mail(member: Client, mailbox: Mailbox) -> None:
+def test_it_filters_automatic_and_answered_mail(
+    plan: str, member: Client, mailbox: Mailbox
+) -> None:
     robot = _store(mailbox, _raw("Out of office"), 1)
     ProcessingRecord.objects.filter(message=robot).update(automated_reason="Auto-Submitted")
     person = _store(mailbox, _raw("Question"), 2)
