@@ -239,7 +239,7 @@ SCREENS = {
     "sales-channels": "sales-channels",
     "message-list": "message-list",
     "message-page": "message-detail",
-    "reply": "message-reply",
+    "reply-form": "message-reply",
     "people": "people",
     "person-form": "person-create",
     "roles": "role-list",
