@@ -171,8 +171,9 @@ class _Cleaning:
 
     def attribute(self, tag: str, name: str, value: str) -> str | None:
         # nh3 asks about the attributes of elements it then drops with their content; what
-        # they point to is not counted as blocked, since showing it would load nothing.
-        if tag not in _TAGS:
+        # they point to is not counted as blocked, since showing it would load nothing. A
+        # <style> element keeps no attribute, so its start tag is always "<style>".
+        if tag not in _TAGS or tag == "style":
             return None
         if name == "href":
             return self.url(value, link=True)
@@ -222,8 +223,9 @@ def clean_mail_html(
         set_tag_attribute_values={"a": {"target": "_blank"}},
         strip_comments=True,
     )
-    # nh3 keeps a <style> element's text as it is; its CSS is cleaned here. The parser has
-    # already ended the element at the first "</style", so its text cannot hold one.
+    # nh3 keeps a <style> element's text as it is; its CSS is cleaned here. In nh3's output
+    # a "<" is markup (text and attribute values have it escaped as "&lt;"), and the parser
+    # has already ended the element at the first "</style", so its text cannot hold one.
     html = _STYLE_ELEMENT.sub(lambda m: "<style>" + cleaning.css(m.group(2)) + m.group(3), cleaned)
     return MailHtml(html=html, blocked=cleaning.blocked)
 

@@ -450,6 +450,14 @@ PAYLOADS = {
 }
 
 
+def test_a_style_element_written_in_an_attribute_stays_text() -> None:
+    markup = "<img alt='<style>p{background:url(http://x.test/a\"onerror=1)}</style>'>"
+    cleaned = clean_mail_html(markup, inline_urls={}, allow_remote=True).html
+    assert cleaned == (
+        '<img alt="&lt;style&gt;p{background:url(http://x.test/a&quot;onerror=1)}&lt;/style&gt;">'
+    )
+
+
 @pytest.mark.parametrize("name", sorted(PAYLOADS))
 def test_the_sanitiser_leaves_nothing_that_runs_or_reaches_out(name: str) -> None:
     cleaned = clean_mail_html(PAYLOADS[name], inline_urls={}).html.lower()
