@@ -167,7 +167,9 @@ def send_outbox(outbox_id: int) -> OutboxState | None:
     if state == OutboxState.SENT and recorded == 1:
         after_sent(outbox_id)
     if state == OutboxState.SENT:
-        metrics.ANSWERED.inc()
+        # The counter is of autoresponses; replies people write are not among them.
+        if not _is_written(row):
+            metrics.ANSWERED.inc()
     elif error:
         metrics.FAILURES.labels("send", state).inc()
     if state == OutboxState.ABANDONED:

@@ -4,6 +4,8 @@ notes it."""
 
 from __future__ import annotations
 
+from prometheus_client import REGISTRY
+
 from mailroom.conversations.ids import signed_conversation
 from mailroom.models import Case, Message, OutboxMessage, OutboxState, RecordChange, SentCopy
 from tests.autoresponse.helpers import add_rule, person
@@ -117,3 +119,19 @@ def test_it_sends_to_every_to_and_cc_address_at_once(rig: Rig, tasks: Tasks) -> 
     assert sent["Cc"] == "bob@cust.test, dave@partner.test"
     assert row.to_email == "alice@cust.test, carol@cust.test"
     assert row.cc == ["bob@cust.test", "dave@partner.test"]
+
+
+def _answered() -> float:
+    return REGISTRY.get_sample_value("mailroom_replies_sent_total") or 0.0
+
+
+def test_a_written_reply_is_not_counted_as_an_autoresponse(rig: Rig, tasks: Tasks) -> None:
+    before = _answered()
+    row = rig.reply(tasks)
+    assert row.state == OutboxState.SENT
+    assert _answered() == before
+    # An autoresponse is.
+    add_rule(rig.mailbox)
+    rig.account.append("INBOX", person(subject="Toner order"))
+    sync()
+    assert _answered() == before + 1
