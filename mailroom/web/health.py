@@ -6,6 +6,8 @@ dates are rendered the way the templates render them, so the page and the JSON i
 
 from __future__ import annotations
 
+import re
+
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -211,11 +213,34 @@ def _folder(folder: Folder, account_version: int) -> FolderHealth:
     )
 
 
-def mailbox_health(mailbox: Mailbox, folders: list[Folder] | None = None) -> MailboxHealth:
-    """The health of ``mailbox`` (with its connection loaded) and of its selected folders."""
+def _without_server(text: str, mailbox: Mailbox) -> str:
+    """``text`` with the mailbox's server names and login replaced by what they are: an
+    error such as "the host name 'imap.example.net' does not resolve" names them."""
+    c = mailbox.connection
+    names = [(c.imap_host, "the IMAP server"), (c.smtp_host, "the SMTP server")]
+    names.append((c.username, "the mailbox's login"))
+    for value, words in sorted(names, key=lambda pair: -len(pair[0])):
+        if value:
+            text = re.sub(re.escape(value), words, text, flags=re.IGNORECASE)
+    return text
+
+
+def mailbox_health(
+    mailbox: Mailbox, folders: list[Folder] | None = None, *, server_settings: bool = True
+) -> MailboxHealth:
+    """The health of ``mailbox`` (with its connection loaded) and of its selected folders.
+
+    ``server_settings=False`` (for people who read the mailbox but do not manage it): errors
+    say what failed without naming the server's host or the login.
+    """
     if folders is None:
         folders = list(mailbox.folders.filter(selected=True).order_by("name"))
     status, detail = _status(mailbox)
+    shown = [_folder(f, mailbox.account_version) for f in folders]
+    if not server_settings:
+        detail = _without_server(detail, mailbox)
+        for folder in shown:
+            folder.last_error = _without_server(folder.last_error, mailbox)
     return MailboxHealth(
         status=status,
         label=MailboxStatus(status).label,
@@ -225,7 +250,7 @@ def mailbox_health(mailbox: Mailbox, folders: list[Folder] | None = None) -> Mai
         failing_since=mailbox.failing_since,
         imap_enabled=mailbox.connection.imap_enabled,
         auth_stopped=_auth_stopped(mailbox),
-        folders=[_folder(f, mailbox.account_version) for f in folders],
+        folders=shown,
     )
 
 

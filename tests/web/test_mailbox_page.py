@@ -257,3 +257,23 @@ def test_it_says_when_new_credentials_will_be_tried_after_a_refused_login(
     assert data["error"] == (
         "the server refused the login. New credentials were saved; the next sync tries them."
     )
+
+
+def test_its_errors_name_the_server_to_administrators_only(
+    mailbox: Mailbox, admin: Client, member: Client
+) -> None:
+    error = "the host name 'IMAP.example.test' does not resolve"
+    Mailbox.objects.filter(pk=mailbox.pk).update(
+        status=MailboxStatus.DEGRADED, status_detail=error
+    )
+    Folder.objects.filter(mailbox=mailbox, name="INBOX").update(last_error=error)
+    pages = {
+        "admin": admin.get(f"/mailboxes/{mailbox.pk}/").content.decode()
+        + admin.get(f"/mailboxes/{mailbox.pk}/progress/").content.decode(),
+        "member": member.get(f"/mailboxes/{mailbox.pk}/").content.decode()
+        + member.get(f"/mailboxes/{mailbox.pk}/progress/").content.decode()
+        + member.get("/").content.decode(),
+    }
+    assert "IMAP.example.test" in pages["admin"]
+    assert "imap.example.test" not in pages["member"].lower()
+    assert "the IMAP server" in pages["member"] and "does not resolve" in pages["member"]

@@ -44,7 +44,9 @@ def mailbox_list(request: HttpRequest) -> HttpResponse:
     rows = list(mailboxes)
     for mailbox in rows:
         mailbox.processor_label = processor_label(mailbox.processor_kind)  # type: ignore[attr-defined]
-        mailbox.health = mailbox_health(mailbox, _ordered(mailbox.synced))  # type: ignore[attr-defined]
+        mailbox.health = mailbox_health(  # type: ignore[attr-defined]
+            mailbox, _ordered(mailbox.synced), server_settings=is_admin(request.user)
+        )
     return render(
         request,
         "mailroom/mailbox_list.html",
@@ -57,7 +59,11 @@ def mailbox_detail(request: HttpRequest, mailbox_id: int) -> HttpResponse:
     mailbox = access_mailbox(request.user, mailbox_id)
     # A glance at the newest mail; the message list (message-list) reaches all of it.
     recent = mailbox.messages.select_related("processing", "folder").order_by("-id")[:LATEST]
-    health = mailbox_health(mailbox, _ordered(list(mailbox.folders.filter(selected=True))))
+    health = mailbox_health(
+        mailbox,
+        _ordered(list(mailbox.folders.filter(selected=True))),
+        server_settings=is_admin(request.user),
+    )
     return render(
         request,
         "mailroom/mailbox_detail.html",
@@ -83,7 +89,11 @@ def mailbox_detail(request: HttpRequest, mailbox_id: int) -> HttpResponse:
 def mailbox_progress(request: HttpRequest, mailbox_id: int) -> JsonResponse:
     """The mailbox's status and import progress, polled by its page every few seconds."""
     mailbox = access_mailbox(request.user, mailbox_id)
-    health = mailbox_health(mailbox, _ordered(list(mailbox.folders.filter(selected=True))))
+    health = mailbox_health(
+        mailbox,
+        _ordered(list(mailbox.folders.filter(selected=True))),
+        server_settings=is_admin(request.user),
+    )
     response = JsonResponse(health.as_json())
     response["Cache-Control"] = "no-store"
     return response
