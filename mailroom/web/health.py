@@ -7,7 +7,6 @@ dates are rendered the way the templates render them, so the page and the JSON i
 from __future__ import annotations
 
 import re
-
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
