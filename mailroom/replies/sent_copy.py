@@ -93,6 +93,11 @@ def copy_to_sent(outbox_id: int) -> SentCopy | None:
             copy.save(row, row.mailbox)
         except (NoSentFolder, TransportError, CredentialError) as exc:
             state, error = SentCopy.FAILED, str(exc)
+        except Exception:
+            # Recorded rather than left to the sweep: a copy that fails this way would fail
+            # again every time, and the person sees it and can try again.
+            logger.exception("outbox %s: copy to Sent failed", outbox_id)
+            state, error = SentCopy.FAILED, "an unexpected error; see the server log"
     _LEASE.release(
         outbox_id, owner, sent_copy=state, sent_copy_folder=copy.folder, sent_copy_error=error
     )

@@ -7,6 +7,8 @@ from __future__ import annotations
 import socket
 from collections.abc import Callable
 
+import pytest
+
 from mailroom.models import MailboxConnection, OutboxMessage, OutboxState, SentCopy
 from mailroom.outbox.send import due_outbox_ids
 from mailroom.tasks.jobs import sweep
@@ -134,4 +136,19 @@ def test_a_copy_an_earlier_attempt_saved_is_not_saved_twice(rig: Rig, tasks: Tas
     row.refresh_from_db()
     assert row.sent_copy == SentCopy.SAVED
     assert len(rig.sent_folder("Sent")) == 1
+    assert len(rig.sink.messages) == 1
+
+
+def test_an_unexpected_error_in_the_copy_is_recorded_not_retried_forever(
+    rig: Rig, tasks: Tasks, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: object) -> str:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr("mailroom.replies.sent_copy.choose_sent_folder", broken)
+    row = rig.reply(tasks)
+    assert row.state == OutboxState.SENT
+    assert row.sent_copy == SentCopy.FAILED
+    assert row.sent_copy_error == "an unexpected error; see the server log"
+    assert row.lease_owner == "" and row.pk not in due_outbox_ids()
     assert len(rig.sink.messages) == 1
