@@ -93,6 +93,8 @@ def test_an_autoresponse_is_not_copied_to_sent(rig: Rig, tasks: Tasks) -> None:
     assert auto.state == OutboxState.SENT and auto.sent_copy == SentCopy.NONE
     assert len(rig.sink.accepted) == 1
     assert rig.sent_folder("Sent") == []
+    response = rig.client(rig.reader).get(f"/replies/{auto.pk}/")
+    assert response.status_code == 302 and response["Location"] == f"/answers/{auto.pk}/"
     # The written reply is copied; the autoresponse stays out of Sent.
     row = rig.reply(tasks)
     assert row.sent_copy == SentCopy.SAVED

@@ -217,3 +217,16 @@ def test_mail_the_mailbox_sent_is_answered_to_its_recipients(rig: Rig) -> None:
     )
     page = rig.client(rig.reader).get(f"/messages/{rig.message.pk}/reply/").content.decode()
     assert _field(page, "to") == "alice@cust.test"
+
+
+def test_a_reply_has_a_page_for_those_who_may_read_the_mailbox(rig: Rig, tasks: Tasks) -> None:
+    row = rig.reply(tasks, cc="bob@cust.test")
+    page = rig.client(rig.reader).get(f"/replies/{row.pk}/").content.decode()
+    assert "<dt>Written by</dt><dd>reader" in page
+    assert "<dt>Cc</dt><dd>bob@cust.test</dd>" in page
+    assert "please check the toner seal." in page and "&gt; the printer on floor 3" in page
+    assert 'class="badge ok">In Sent' in page
+    listing = rig.client(rig.reader).get(f"/messages/{rig.message.pk}/reply/").content.decode()
+    assert f'href="/replies/{row.pk}/"' in listing
+    assert rig.client(rig.stranger).get(f"/replies/{row.pk}/").status_code == 404
+    assert rig.client(rig.reader).get("/replies/999999/").status_code == 404

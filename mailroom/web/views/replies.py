@@ -13,6 +13,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from mailroom.access.policy import User as AnyUser
 from mailroom.access.policy import access_mailbox, access_message
+from mailroom.mime.parse import parse_message
 from mailroom.models import Message, OutboxMessage, OutboxState, SentCopy
 from mailroom.replies.actions import new_reply_id, original_of, queue_reply, retry_reply
 from mailroom.replies.draft import addresses_of, quote_text, reply_subject
@@ -83,13 +84,38 @@ def reply_compose(request: HttpRequest, message_id: int) -> HttpResponse:
 
 def _access_reply(user: AnyUser, reply_id: int) -> OutboxMessage:
     """The reply, if ``user`` may read the mailbox it was sent from (and its message); 404."""
-    reply = OutboxMessage.objects.select_related("mailbox").filter(pk=reply_id).first()
+    reply = (
+        OutboxMessage.objects.select_related("mailbox", "author", "in_reply_to")
+        .filter(pk=reply_id)
+        .first()
+    )
     if reply is None:
         raise Http404("no such reply")
     access_mailbox(user, reply.mailbox_id)
     if reply.in_reply_to_id is not None:
         access_message(user, reply.in_reply_to_id)
     return reply
+
+
+@login_required
+def reply_detail(request: HttpRequest, reply_id: int) -> HttpResponse:
+    """One reply written in mailroom: who wrote it, to whom, where it stands, its text."""
+    reply = _access_reply(request.user, reply_id)
+    if reply.sent_copy == SentCopy.NONE:
+        # An autoresponse has its own page.
+        return redirect("answer-detail", answer_id=reply.pk)
+    text = parse_message(bytes(reply.raw)).text_body
+    return render(
+        request,
+        "mailroom/reply_detail.html",
+        {
+            "reply": reply,
+            "replies": [reply],
+            "message": reply.in_reply_to,
+            "text": text,
+            "section": "mailboxes",
+        },
+    )
 
 
 def _back(request: HttpRequest, reply: OutboxMessage) -> HttpResponse:
