@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import http.client
 import importlib.util
 import json
@@ -397,11 +398,22 @@ def _store(
         )
 
 
+def _migrations() -> dict[str, str]:
+    """Each migration file's SHA-256: a kept database is stale once one of those it was built
+    with has changed (Django does not apply an edited migration again)."""
+    folder = ROOT / "mailroom" / "migrations"
+    return {
+        path.name: hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(folder.glob("[0-9]*.py"))
+    }
+
+
 def _generate_main(data_dir: Path, count: int, seed: int) -> None:
     import django
 
     django.setup()
     meta = generate(data_dir, count, seed)
+    meta["migrations"] = _migrations()
     (data_dir / META).write_text(json.dumps(meta, indent=2))
 
 
@@ -435,6 +447,15 @@ def prepare(data_dir: Path, count: int, seed: int) -> dict[str, Any]:
     meta_path = data_dir / META
     if meta_path.exists():
         meta: dict[str, Any] = json.loads(meta_path.read_text())
+        now = _migrations()
+        changed = [
+            name for name, digest in meta.get("migrations", {}).items() if now.get(name) != digest
+        ]
+        if changed or "migrations" not in meta:
+            raise SystemExit(
+                f"{data_dir} was generated with other migrations ({', '.join(changed) or 'unknown'}"
+                "): its indexes are not today's; generate it again in an empty directory"
+            )
         if meta.get("messages") == count and meta.get("seed") == seed:
             log(f"reusing the {count:,}-message mailbox in {data_dir}")
             meta["reused"] = True
