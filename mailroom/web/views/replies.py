@@ -14,7 +14,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from mailroom.access.policy import User as AnyUser
 from mailroom.access.policy import access_mailbox, access_message
 from mailroom.mime.parse import parse_message
-from mailroom.models import Message, OutboxMessage, OutboxState, SentCopy
+from mailroom.models import MailboxConnection, Message, OutboxMessage, OutboxState, SentCopy
 from mailroom.replies.actions import new_reply_id, original_of, queue_reply, retry_reply
 from mailroom.replies.draft import addresses_of, quote_text, reply_subject
 from mailroom.replies.listing import conversation_replies
@@ -76,7 +76,9 @@ def reply_compose(request: HttpRequest, message_id: int) -> HttpResponse:
             "mailbox": message.mailbox,
             "quote": quote_text(original_of(message)),
             "replies": conversation_replies(message),
-            "smtp_enabled": message.mailbox.connection.smtp_enabled,
+            "smtp_enabled": not MailboxConnection.objects.filter(
+                mailbox_id=message.mailbox_id, smtp_enabled=False
+            ).exists(),
             "section": "mailboxes",
         },
     )
