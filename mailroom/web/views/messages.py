@@ -13,10 +13,11 @@ from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_POST
 
 from mailroom.access.policy import access_mailbox, access_message, is_admin
-from mailroom.models import Case, Lead, Message
+from mailroom.models import Case, Lead, Message, SentCopy
 from mailroom.pipeline.engine import MAX_ATTEMPTS, reset_processing
 from mailroom.reading.unread import mark_read
 from mailroom.rendering.mail_view import blocked_remote, linked_text
+from mailroom.replies.listing import conversation_replies
 from mailroom.tasks.jobs import enqueue_processing
 from mailroom.web.health import when
 from mailroom.web.views.message_body import remote_allowed
@@ -88,7 +89,11 @@ def message_detail(request: HttpRequest, message_id: int) -> HttpResponse:
             "lead": lead,
             "case": case,
             "can_manage": is_admin(request.user),
-            "answers": message.replies.select_related("rule").order_by("id"),
+            # This message's autoresponse (written replies have a copy to Sent to make).
+            "answers": message.replies.filter(sent_copy=SentCopy.NONE)
+            .select_related("rule")
+            .order_by("id"),
+            "replies": conversation_replies(message),
             # What the respond step said: which rule answered, or why none did.
             "answer_note": respond[-1].get("detail", "") if respond else "",
         },

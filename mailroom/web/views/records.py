@@ -50,7 +50,9 @@ def _mailbox_of(record: Lead | Case) -> Mailbox | None:
 def _messages_of(record: Lead | Case) -> list[Message]:
     """The messages of the record's conversation in order, or the one it was made from."""
     if record.conversation is not None:
-        thread = record.conversation.messages.select_related("folder").prefetch_related("replies")
+        thread = record.conversation.messages.select_related("folder").prefetch_related(
+            "replies", "replies__author"
+        )
         return list(thread.order_by(F("date").asc(nulls_last=True), "id"))
     return [record.message] if record.message is not None else []
 
