@@ -309,6 +309,29 @@ OVERFLOWING = """() => {
 }"""
 
 
+# On a phone each table.list reads as a list: no header row, each row's title across it.
+NOT_LISTS = """() => {
+  const out = [];
+  document.querySelectorAll("table.list").forEach((table, n) => {
+    const name = table.id ? "#" + table.id : "table " + (n + 1);
+    if (table.tHead && table.tHead.getBoundingClientRect().height > 1)
+      out.push(name + " shows its header row");
+    table.querySelectorAll("tbody td.title").forEach((td) => {
+      const row = td.parentElement.getBoundingClientRect().width;
+      if (td.getBoundingClientRect().width < 0.8 * row)
+        out.push(name + ": a row title takes " + Math.round(td.getBoundingClientRect().width)
+                 + " of " + Math.round(row) + " px");
+    });
+  });
+  return out;
+}"""
+
+
+def _assert_tables_are_lists(page: Page, screen: str) -> None:
+    problems = page.evaluate(NOT_LISTS)
+    assert not problems, f"{screen}: " + "; ".join(problems)
+
+
 def _assert_no_horizontal_scrolling(page: Page, screen: str, width: int) -> None:
     scroll_width = page.evaluate("document.documentElement.scrollWidth")
     inner_width = page.evaluate("window.innerWidth")
@@ -368,6 +391,8 @@ def test_the_screen_fits_its_width_and_its_header_links_are_reachable(
         assert response is not None and response.status == 200, f"{screen}: {path}"
         assert page.url.endswith(path), f"{screen}: {path} went to {page.url}"
         _assert_no_horizontal_scrolling(page, screen, width)
+        if width < 1280:
+            _assert_tables_are_lists(page, screen)
         if logged_in:
             _assert_header_reachable(page, width)
         _screenshot(page, f"{screen}-{width}.png")
