@@ -77,6 +77,11 @@ class OutboxMessage(models.Model):
 
     class Meta:
         ordering = ("-id",)
+        indexes = [
+            # Counting what waits or failed, per mailbox (the Health page, /metrics, the sweep)
+            # reads this index, not the rows and their raw bytes.
+            models.Index(fields=("state", "mailbox"), name="outbox_state_mailbox_idx"),
+        ]
         constraints = [
             # One answer per rule per incoming message, however often it is processed.
             models.UniqueConstraint(
