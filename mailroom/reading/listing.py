@@ -17,7 +17,9 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
+from django.db import connection
 from django.db.models import (
     Case,
     CharField,
@@ -26,6 +28,8 @@ from django.db.models import (
     Exists,
     F,
     IntegerField,
+    Max,
+    Min,
     OuterRef,
     Q,
     QuerySet,
@@ -45,10 +49,12 @@ from mailroom.models import (
     OutboxState,
     ProcessingRecord,
 )
-from mailroom.reading.search import COMMON, NotIndexed, Terms, matching
+from mailroom.reading.search import COMMON, NotIndexed, Terms, matches_between, matching
 from mailroom.reading.unread import User, read_by, unread_only
 
 PAGE_SIZE = 50
+# How many rows of the list a common search looks at before it asks for every match.
+WINDOW = 1000
 PREVIEW_LENGTH = 140
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _CURSOR = re.compile(r"(-?\d{1,17})_(\d{1,19})")
@@ -123,22 +129,32 @@ def arrival() -> Coalesce:
     return Coalesce(F("internal_date"), F("received_at"), output_field=DateTimeField())
 
 
-def filtered(mailbox: Mailbox, user: User, query: ListQuery) -> QuerySet[Message]:
-    """The mailbox's messages the filters and the search keep (unordered)."""
-    messages = Message.objects.filter(mailbox=mailbox)
-    if query.folder_id is not None:
-        messages = messages.filter(folder_id=query.folder_id)
-    if query.terms is not None:
+def filtered(
+    mailbox: Mailbox, user: User, query: ListQuery, *, search: bool = True
+) -> QuerySet[Message]:
+    """The mailbox's messages the filters and (unless ``search`` is false) the search keep,
+    unordered.
+
+    A rare search term, or few Leads, Cases or answers, lead the query on SQLite: the few
+    matching ids are looked up and sorted. Its planner would rather walk the mailbox's list
+    index (it cannot know how few they are), so the mailbox and folder conditions are then
+    written so that no index serves them.
+    """
+    messages = Message.objects.all()
+    sqlite = connection.vendor == "sqlite"
+    few = False
+    if search and query.terms is not None:
         messages = matching(messages, query.terms)
+        few = sqlite and not query.terms.common
     if query.has is not None:
         records = (Lead if query.has is Has.LEAD else CaseRecord).objects.all()
         on_conversation = records.filter(conversation__isnull=False).values("conversation")
         on_message = records.filter(message__isnull=False).values("message")
         if records[:COMMON].count() < COMMON:
-            # Few records: they lead, each looked up by index, the few rows sorted.
             messages = messages.filter(
                 Q(conversation_id__in=on_conversation) | Q(pk__in=on_message)
             )
+            few = True
         else:
             # Many: the list is read in order and each row tested against them.
             messages = messages.alias(
@@ -152,13 +168,23 @@ def filtered(mailbox: Mailbox, user: User, query: ListQuery) -> QuerySet[Message
     if query.answered is not None:
         sent = OutboxMessage.objects.filter(state=OutboxState.SENT, in_reply_to__isnull=False)
         if query.answered and sent[:COMMON].count() < COMMON:
-            # Few answers: they lead, as records do above.
             messages = messages.filter(pk__in=sent.values("in_reply_to"))
+            few = True
         else:
             answered = Exists(_answers())
             messages = messages.filter(answered if query.answered else ~answered)
     if query.unread:
         messages = unread_only(messages, user)
+    if few and sqlite:
+        messages = messages.alias(
+            of_mailbox=NotIndexed(F("mailbox_id")), of_folder=NotIndexed(F("folder_id"))
+        ).filter(of_mailbox=mailbox.pk)
+        if query.folder_id is not None:
+            messages = messages.filter(of_folder=query.folder_id)
+    else:
+        messages = messages.filter(mailbox=mailbox)
+        if query.folder_id is not None:
+            messages = messages.filter(folder_id=query.folder_id)
     return messages
 
 
@@ -179,18 +205,11 @@ def page(mailbox: Mailbox, user: User, query: ListQuery) -> Page:
         )
         keyed = keyed.filter(Q(conversation_id__isnull=True) | ~Exists(newer_in_conversation))
     backwards = query.after is not None and query.before is None
-    if query.before is not None:
-        at = query.before
-        keyed = keyed.filter(arrival__lte=at.arrival).filter(
-            Q(arrival__lt=at.arrival) | Q(id__lt=at.id)
-        )
-    elif query.after is not None:
-        at = query.after
-        keyed = keyed.filter(arrival__gte=at.arrival).filter(
-            Q(arrival__gt=at.arrival) | Q(id__gt=at.id)
-        )
+    keyed = _after_cursor(keyed, query)
     order = ("arrival", "id") if backwards else ("-arrival", "-id")
-    found = list(keyed.order_by(*order).values_list("id", "arrival")[: PAGE_SIZE + 1])
+    found = _window(mailbox, user, query, order)
+    if found is None:
+        found = list(keyed.order_by(*order).values_list("id", "arrival")[: PAGE_SIZE + 1])
     more = len(found) > PAGE_SIZE
     found = found[:PAGE_SIZE]
     if backwards:
@@ -206,6 +225,59 @@ def page(mailbox: Mailbox, user: User, query: ListQuery) -> Page:
         older = keys[-1] if more else None
         newer = keys[0] if keys and query.before is not None else None
     return Page(rows, older, newer)
+
+
+def _after_cursor(keyed: QuerySet[Any], query: ListQuery) -> QuerySet[Any]:
+    """``keyed`` (annotated with ``arrival``) past the page's cursor, in the page's direction."""
+    if query.before is not None:
+        at = query.before
+        return keyed.filter(arrival__lte=at.arrival).filter(
+            Q(arrival__lt=at.arrival) | Q(id__lt=at.id)
+        )
+    if query.after is not None:
+        at = query.after
+        return keyed.filter(arrival__gte=at.arrival).filter(
+            Q(arrival__gt=at.arrival) | Q(id__gt=at.id)
+        )
+    return keyed
+
+
+def _window(
+    mailbox: Mailbox, user: User, query: ListQuery, order: tuple[str, str]
+) -> list[tuple[int, datetime]] | None:
+    """A page of messages matching a search, found without listing every match.
+
+    The next :data:`WINDOW` rows of the list (filters applied, search not) are read from the
+    index; the search is asked only for its matches among their ids (a range of rowids FTS5
+    seeks to). The window is a prefix of the list, so when it holds more than a page of
+    matches they are exactly the page. None when that does not apply (the messages view of a
+    search on SQLite only) or the window held too few matches (a rare term): the caller then
+    runs the search over the whole list, where rare terms lead.
+    """
+    if query.view is not View.MESSAGES or query.terms is None:
+        return None
+    if connection.vendor != "sqlite":
+        return None
+    listed = _after_cursor(
+        filtered(mailbox, user, query, search=False).annotate(arrival=arrival()), query
+    ).order_by(*order)
+    window = listed.values("id")[:WINDOW]
+    descending = order[0].startswith("-")
+    edge = Min(arrival()) if descending else Max(arrival())
+    bounds = Message.objects.filter(pk__in=window).aggregate(lo=Min("id"), hi=Max("id"), edge=edge)
+    if bounds["lo"] is None:
+        return []
+    # The window's oldest arrival (newest, going back) ends the scan where the window ends.
+    in_window = listed.filter(
+        pk__in=window,
+        **{"arrival__gte" if descending else "arrival__lte": bounds["edge"]},
+    )
+    found = list(
+        in_window.alias(search_id=NotIndexed(F("id")))
+        .filter(search_id__in=matches_between(query.terms, bounds["lo"], bounds["hi"]))
+        .values_list("id", "arrival")[: PAGE_SIZE + 1]
+    )
+    return found if len(found) > PAGE_SIZE else None
 
 
 def _first(query: ListQuery) -> ListQuery:

@@ -580,3 +580,38 @@ def test_the_mailbox_page_shows_the_latest_mail_and_leads_to_all_of_it(
     table = page.split('id="messages"', 1)[1].split("<tbody>", 1)[1].split("</table>", 1)[0]
     assert table.count("<tr>") == 10
     assert f'href="/mailboxes/{mailbox.pk}/mail/" id="all-mail"' in page
+
+
+@pytest.mark.parametrize("window", [3, 4, 1000])
+def test_a_search_pages_through_every_match_in_order(
+    plan: str,
+    window: int,
+    member: Client,
+    mailbox: Mailbox,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Small pages and windows: the window of a common search sometimes holds a page of
+    matches (and is used), sometimes not (and the whole list is searched)."""
+    monkeypatch.setattr("mailroom.reading.listing.PAGE_SIZE", 2)
+    monkeypatch.setattr("mailroom.reading.listing.WINDOW", window)
+    words = ["toner", "toner", "paper", "toner", "paper", "paper", "toner", "toner", "toner"]
+    # Arrival order differs from id order: the last stored arrived first.
+    minutes = [5, 6, 7, 8, 9, 10, 11, 12, 1]
+    ids = [
+        _store(mailbox, _raw(f"About {word}", body=f"{word} {n}"), minute).pk
+        for n, (word, minute) in enumerate(zip(words, minutes, strict=True))
+    ]
+    expected = [
+        pk
+        for pk, word, _ in sorted(zip(ids, words, minutes, strict=True), key=lambda r: -r[2])
+        if word == "toner"
+    ]
+    seen: list[int] = []
+    url: str | None = f"/mailboxes/{mailbox.pk}/mail/?view=messages&q=toner"
+    while url is not None:
+        page = member.get(url).content.decode()
+        rows = _rows(page)
+        assert 0 < len(rows) <= 2
+        seen += rows
+        url = _link(page, "older")
+    assert seen == expected
