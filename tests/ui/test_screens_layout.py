@@ -114,6 +114,27 @@ def _write_rule(page: Page) -> None:
     expect(page.locator("ul.messages")).to_contain_text("Rule “Printer help” saved.")
 
 
+def _add_people(page: Page, base: str) -> None:
+    """A role reading Support, and an agent in it (while People is being built: if it is)."""
+    try:
+        roles, people = reverse("role-list"), reverse("person-create")
+    except NoReverseMatch:
+        return
+    page.goto(base + roles)
+    page.get_by_label("Name").fill("Support agents")
+    mailboxes = page.get_by_role("group", name="Mailboxes they may read")
+    mailboxes.get_by_label("Support").check()
+    page.get_by_role("button", name="Add role").click()
+    expect(page.locator('tr[data-role="Support agents"]')).to_be_visible()
+    page.goto(base + people)
+    page.get_by_label("Name").fill("Dora Agent")
+    page.get_by_label("Email").fill("dora@example.test")
+    page.get_by_role("group", name="Roles").get_by_label("Support agents").check()
+    page.get_by_label("Generate a password, shown once, to pass on").check()
+    page.get_by_role("button", name="Create").click()
+    expect(page.locator("#one-time-password")).to_be_visible()
+
+
 def _build(page: Page, server: MailroomServer, dovecot: DovecotServer) -> dict[str, int]:
     """Mailboxes, a rule, a template and mail, all through the product; the ids it made."""
     base = server.base_url
@@ -190,6 +211,7 @@ def _build(page: Page, server: MailroomServer, dovecot: DovecotServer) -> dict[s
         page.locator("#leads tbody tr a[href*='/leads/']").first.get_attribute("href"),
         r"/leads/(\d+)/",
     )
+    _add_people(page, base)
     page.goto(f"{base}/templates/")
     ids["template_id"] = _id_in(
         page.get_by_role("link", name="Printer answer").get_attribute("href"),
