@@ -36,6 +36,9 @@ from mailroom.reading.unread import mark_many_read, mark_many_unread
 logger = logging.getLogger(__name__)
 
 _ANY = ("", "Any")
+_HAS = [_ANY, (Has.LEAD.value, "Has a Lead"), (Has.CASE.value, "Has a Case")]
+_AUTOMATIC = [_ANY, ("1", "Automatic mail only"), ("0", "No automatic mail")]
+_ANSWERED = [_ANY, ("1", "Answered"), ("0", "Not answered")]
 _FILTERS = ("q", "folder", "has", "automatic", "answered", "unread")
 
 
@@ -45,16 +48,9 @@ class ListForm(forms.Form):
     view = forms.ChoiceField(choices=[(v.value, v.value) for v in View], required=False)
     q = forms.CharField(required=False, strip=True)
     folder = forms.ModelChoiceField(queryset=Folder.objects.none(), required=False)
-    has = forms.ChoiceField(
-        choices=[_ANY, (Has.LEAD.value, "Has a Lead"), (Has.CASE.value, "Has a Case")],
-        required=False,
-    )
-    automatic = forms.ChoiceField(
-        choices=[_ANY, ("1", "Automatic mail only"), ("0", "No automatic mail")], required=False
-    )
-    answered = forms.ChoiceField(
-        choices=[_ANY, ("1", "Answered"), ("0", "Not answered")], required=False
-    )
+    has = forms.ChoiceField(choices=_HAS, required=False)
+    automatic = forms.ChoiceField(choices=_AUTOMATIC, required=False)
+    answered = forms.ChoiceField(choices=_ANSWERED, required=False)
     unread = forms.BooleanField(required=False)
     before = forms.CharField(required=False)
     after = forms.CharField(required=False)
@@ -177,6 +173,33 @@ def _row_html(
     )
 
 
+def _select(name: str, choices: list[tuple[str, str]], chosen: str) -> SafeString:
+    """A filter's select, built here: Django's widget templates cost more than the page."""
+    options = "".join(
+        f'<option value="{escape(value)}"{" selected" if value == chosen else ""}>'
+        f"{escape(label)}</option>"
+        for value, label in choices
+    )
+    return mark_safe(f'<select name="{name}" id="id_{name}">{options}</select>')  # noqa: S308
+
+
+def _filters(mailbox: Mailbox, query: ListQuery) -> dict[str, object]:
+    """The filter controls, showing what the list applies."""
+    folders = Folder.objects.filter(mailbox=mailbox).order_by("name").values_list("pk", "name")
+    folder_choices = [("", "All folders")] + [(str(pk), name) for pk, name in folders]
+
+    def flag(value: bool | None) -> str:
+        return "" if value is None else str(int(value))
+
+    return {
+        "folder": _select("folder", folder_choices, str(query.folder_id or "")),
+        "has": _select("has", _HAS, query.has.value if query.has else ""),
+        "automatic": _select("automatic", _AUTOMATIC, flag(query.automatic)),
+        "answered": _select("answered", _ANSWERED, flag(query.answered)),
+        "unread": query.unread,
+    }
+
+
 def _url(mailbox: Mailbox, params: dict[str, str]) -> str:
     kept = {name: value for name, value in params.items() if value}
     base = reverse("message-list", args=[mailbox.pk])
@@ -217,6 +240,7 @@ def message_list(request: HttpRequest, mailbox_id: int) -> HttpResponse:
         "mailbox": mailbox,
         "section": "mailboxes",
         "form": form,
+        "filters": _filters(mailbox, query),
         "view": view,
         "q": request.GET.get("q", "")[: MAX_LENGTH * 2],
         "searching": bool(params["q"].strip()),
