@@ -29,7 +29,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from mailroom.access.policy import access_mailbox
 from mailroom.models import Folder, Mailbox, Message
-from mailroom.reading.listing import Cursor, Has, ListQuery, Page, View, page
+from mailroom.reading.listing import Cursor, Has, ListQuery, Page, Row, View, page
 from mailroom.reading.search import MAX_LENGTH, SearchError, parse
 from mailroom.reading.unread import mark_many_read, mark_many_unread
 
@@ -123,10 +123,10 @@ def _when(moment: datetime, now: datetime) -> str:
 
 
 def _row_html(
-    row: Any, now: datetime, message_url: str, *, conversations: bool, show_folder: bool
+    row: Row, now: datetime, message_url: str, *, conversations: bool, show_folder: bool
 ) -> SafeString:
     """One row of the list, built here rather than in the template: fifty rows through the
-    template engine took most of a page's time. Every value is escaped (``escape``)."""
+    template engine took most of a page's time. Every text is escaped (``escape``)."""
     subject = escape(row.subject or "(no subject)")
     sender = escape(row.from_name or row.from_email or "(no sender)")
     grouped = conversations and row.conversation_id is not None
@@ -142,17 +142,17 @@ def _row_html(
             f'conversation">{row.in_conversation}</span>'
         )
     badges = []
-    if show_folder and row.folder is not None:
-        badges.append(f'<span class="badge folder">{escape(row.folder.name)}</span>')
-    if row.lead_record is not None:
+    if show_folder and row.folder_name is not None:
+        badges.append(f'<span class="badge folder">{escape(row.folder_name)}</span>')
+    if row.has_lead:
         badges.append('<span class="badge lead">Lead</span>')
-    if row.case_record is not None:
-        number = f" #{row.case_record.number}" if row.case_record.number else ""
+    if row.has_case:
+        number = f" #{row.case_number}" if row.case_number else ""
         badges.append(f'<span class="badge case">Case{number}</span>')
     if row.answered:
         badges.append('<span class="badge ok">answered</span>')
-    if row.automatic:
-        reason = escape(row.processing.automated_reason)
+    if row.automated_reason:
+        reason = escape(row.automated_reason)
         badges.append(f'<span class="badge" title="{reason}">automatic</span>')
     if row.is_malformed:
         badges.append('<span class="badge degraded">malformed</span>')
@@ -160,7 +160,7 @@ def _row_html(
     unread = " unread" if row.unread else ""
     marker = '<span class="sr-only">Unread: </span>' if row.unread else ""
     conversation = f' data-conversation="{row.conversation_id or ""}"' if conversations else ""
-    return mark_safe(  # noqa: S308 (every value above is escaped or a number)
+    return mark_safe(  # noqa: S308 (every text above is escaped; the rest are numbers)
         f'<li class="mail-row{unread}" data-message="{row.pk}"{conversation}>'
         f'<input type="checkbox" {pick} id="pick-{row.pk}" aria-label="Select “{subject}”">'
         f'<a class="mail-link" href="{message_url}{row.pk}/">'
