@@ -9,3 +9,10 @@ class MailroomConfig(AppConfig):
     name = "mailroom"
     verbose_name = "mailroom"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from django.contrib.auth.signals import user_logged_in
+
+        from mailroom.people.signin import forget_own_failures
+
+        user_logged_in.connect(forget_own_failures, dispatch_uid="mailroom-forget-own-failures")

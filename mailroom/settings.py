@@ -97,7 +97,10 @@ AUTHENTICATION_BACKENDS = [
 AXES_FAILURE_LIMIT = conf.LOGIN_FAILURE_LIMIT
 AXES_COOLOFF_TIME = timedelta(minutes=conf.LOGIN_LOCKOUT_MINUTES)
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
-AXES_RESET_ON_SUCCESS = True
+# A success forgets only the failures against the account that logged in (see
+# mailroom.people.signin.forget_own_failures): axes' own reset would also forget every failure
+# from the same address, so an agent could guess a colleague's password between own logins.
+AXES_RESET_ON_SUCCESS = False
 AXES_LOCKOUT_CALLABLE = "mailroom.people.signin.lockout_response"
 AXES_USERNAME_CALLABLE = "mailroom.people.signin.attempted_username"
 AXES_CLIENT_IP_CALLABLE = "mailroom.people.signin.client_address"

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from axes.utils import reset
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.forms import AuthenticationForm
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -28,6 +30,22 @@ def attempted_username(request: HttpRequest, credentials: dict[str, Any] | None)
     source: Any = credentials if credentials else request.POST
     value = source.get("username") or ""
     return str(value).strip().lower()
+
+
+def forget_own_failures(
+    sender: object, request: HttpRequest | None, user: AbstractBaseUser, **kwargs: Any
+) -> None:
+    """After a successful login, forget the failures against that account only.
+
+    The failures from the same address against other accounts stay counted: otherwise anyone
+    with an account could guess another person's password, a few tries at a time, logging in
+    to their own account in between to clear the address's count.
+    """
+    names = {user.get_username().strip().lower()}
+    if request is not None:
+        names.add(attempted_username(request, None))
+    for name in names - {""}:
+        reset(username=name)
 
 
 def client_address(request: HttpRequest) -> str:

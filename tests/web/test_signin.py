@@ -100,6 +100,21 @@ def test_a_successful_login_clears_the_count(alice: User) -> None:
     assert _logged_in(client)
 
 
+def test_logging_in_to_ones_own_account_does_not_clear_guesses_at_another(alice: User) -> None:
+    mallory = User.objects.create_user("mallory@example.test", "mallory@example.test", "m-pw-1")
+    guesses = []
+    # A few guesses at Alice's password, then a login to one's own account, again and again.
+    for round_ in range(3):
+        for i in range(2):
+            guesses.append(_login(Client(), alice.username, f"guess-{round_}-{i}"))
+        assert _login(Client(), mallory.username, "m-pw-1") in (302, 429)
+    # The address made six failed guesses: it is locked, whatever it tries now.
+    assert 429 in guesses
+    client = Client()
+    assert _login(client, alice.username, PASSWORD) == 429
+    assert not _logged_in(client)
+
+
 def test_a_session_lasts_twelve_hours(alice: User) -> None:
     assert settings.SESSION_COOKIE_AGE == 12 * 3600
     client = Client()
