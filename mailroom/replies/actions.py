@@ -3,6 +3,7 @@ and check access; these are atomic."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from django.contrib.auth.models import User
@@ -51,7 +52,11 @@ def original_of(message: Message) -> Original:
     )
 
 
-def _bodies(data: ReplyInput, message: Message) -> tuple[str, str | None, str]:
+# The text part, the HTML part (or None) and the answer without the quote.
+_Bodies = tuple[str, str | None, str]
+
+
+def _bodies(data: ReplyInput, message: Message) -> _Bodies:
     """The text part, the HTML part (or None) and the text without the quote."""
     original = original_of(message) if data.quote else None
     if data.html is None:
@@ -70,12 +75,34 @@ def new_reply_id(message: Message) -> str:
 
 
 def _reply_id(message: Message, proposed: str) -> str:
-    """``proposed`` (fixed when the form was opened) if it is ours for this conversation;
-    else a new one."""
+    """``proposed`` (fixed when the form was opened) if it is one of ours for this message: signed
+    for its conversation, or while it has none, random under our domain; else a new one."""
+    domain = re.escape(conf.MESSAGE_ID_DOMAIN.strip().lower())
     conversation = message.conversation_id
-    if proposed and conversation is not None and signed_conversation(proposed) == conversation:
+    if conversation is not None:
+        ours = re.fullmatch(rf"<[^<>@\s]+@{domain}>", proposed) is not None
+        if ours and signed_conversation(proposed) == conversation:
+            return proposed
+    elif re.fullmatch(rf"<[0-9a-f]{{32}}@{domain}>", proposed):
         return proposed
     return new_reply_id(message)
+
+
+def _same_reply(
+    row: OutboxMessage, message: Message, author: User, data: ReplyInput, bodies: _Bodies
+) -> bool:
+    """Whether ``row`` is this very reply (the same form posted twice), not another one
+    written in a form restored by the browser."""
+    _text, html, answer = bodies
+    return (
+        row.in_reply_to_id == message.pk
+        and row.author_id == author.pk
+        and row.subject == data.subject
+        and row.to_email == ", ".join(data.to)
+        and list(row.cc) == list(data.cc)
+        and row.body_text == answer
+        and row.body_html == (html or "")
+    )
 
 
 @transaction.atomic
@@ -90,12 +117,14 @@ def queue_reply(
     """
     mailbox = message.mailbox
     message_id = _reply_id(message, message_id)
+    bodies = _bodies(data, message)
+    text, html, answer = bodies
     queued = OutboxMessage.objects.filter(message_id=message_id).first()
-    if queued is not None and queued.in_reply_to_id == message.pk:
+    if queued is not None and _same_reply(queued, message, author, data, bodies):
         return queued
     if queued is not None:
+        # Another reply under the same form's id (written after going back): its own id.
         message_id = new_reply_id(message)
-    text, html, answer = _bodies(data, message)
     raw = compose_message(
         from_name=mailbox.label,
         from_email=mailbox.email,

@@ -200,6 +200,45 @@ def test_the_same_form_sent_twice_is_one_reply(rig: Rig, tasks: Tasks) -> None:
     assert OutboxMessage.objects.exclude(pk=row.pk).get().message_id != forged["message_id"]
 
 
+def test_another_reply_from_a_form_restored_by_going_back_is_sent_too(
+    rig: Rig, tasks: Tasks
+) -> None:
+    reader = rig.client(rig.reader)
+    url = f"/messages/{rig.message.pk}/reply/"
+    message_id = _field(reader.get(url).content.decode(), "message_id")
+    data = {"to": "alice@cust.test", "subject": "Re: x", "format": "text", "message_id": message_id}
+    assert reader.post(url, {**data, "body": "First answer"}).status_code == 302
+    assert reader.post(url, {**data, "body": "Second answer"}).status_code == 302
+    tasks.run()
+    rows = list(OutboxMessage.objects.order_by("id").values_list("body_text", "message_id"))
+    assert [body for body, _ in rows] == ["First answer", "Second answer"]
+    assert rows[0][1] == message_id and rows[1][1] != message_id
+    assert len(rig.sink.accepted) == 2
+
+
+def test_the_same_form_sent_twice_before_processing_is_one_reply(rig: Rig, tasks: Tasks) -> None:
+    Message.objects.filter(pk=rig.message.pk).update(conversation=None)
+    reader = rig.client(rig.reader)
+    url = f"/messages/{rig.message.pk}/reply/"
+    message_id = _field(reader.get(url).content.decode(), "message_id")
+    data = {
+        "to": "alice@cust.test",
+        "subject": "Re: x",
+        "format": "text",
+        "body": "Hi",
+        "message_id": message_id,
+    }
+    assert reader.post(url, data).status_code == 302
+    assert reader.post(url, data).status_code == 302
+    tasks.run()
+    [row] = OutboxMessage.objects.all()
+    assert row.message_id == message_id
+    # A malformed id is replaced, not a server error.
+    broken = {**data, "message_id": "<mr.1.0123456789abcdef.00@a b.example.test>"}
+    assert reader.post(url, broken).status_code == 302
+    assert OutboxMessage.objects.count() == 2
+
+
 def test_a_mailbox_that_may_not_send_says_so_and_the_reply_waits(rig: Rig, tasks: Tasks) -> None:
     MailboxConnection.objects.filter(mailbox=rig.mailbox).update(smtp_enabled=False)
     page = rig.client(rig.reader).get(f"/messages/{rig.message.pk}/reply/").content.decode()
