@@ -212,7 +212,7 @@ def _folder(folder: Folder, account_version: int) -> FolderHealth:
     )
 
 
-def _without_server(text: str, mailbox: Mailbox) -> str:
+def without_server(text: str, mailbox: Mailbox) -> str:
     """``text`` with the mailbox's server names and login replaced by what they are: an
     error such as "the host name 'imap.example.net' does not resolve" names them."""
     c = mailbox.connection
@@ -237,9 +237,9 @@ def mailbox_health(
     status, detail = _status(mailbox)
     shown = [_folder(f, mailbox.account_version) for f in folders]
     if not server_settings:
-        detail = _without_server(detail, mailbox)
+        detail = without_server(detail, mailbox)
         for folder in shown:
-            folder.last_error = _without_server(folder.last_error, mailbox)
+            folder.last_error = without_server(folder.last_error, mailbox)
     return MailboxHealth(
         status=status,
         label=MailboxStatus(status).label,

@@ -263,10 +263,9 @@ def test_its_errors_name_the_server_to_administrators_only(
     mailbox: Mailbox, admin: Client, member: Client
 ) -> None:
     error = "the host name 'IMAP.example.test' does not resolve"
-    Mailbox.objects.filter(pk=mailbox.pk).update(
-        status=MailboxStatus.DEGRADED, status_detail=error
-    )
+    Mailbox.objects.filter(pk=mailbox.pk).update(status=MailboxStatus.DEGRADED, status_detail=error)
     Folder.objects.filter(mailbox=mailbox, name="INBOX").update(last_error=error)
+    raise_alert(mailbox.pk, "degraded", f"Support: {error} since 30 minutes.")
     pages = {
         "admin": admin.get(f"/mailboxes/{mailbox.pk}/").content.decode()
         + admin.get(f"/mailboxes/{mailbox.pk}/progress/").content.decode(),

@@ -13,10 +13,10 @@ from django.views.decorators.http import require_GET, require_POST
 from mailroom.access.policy import access_mailbox, is_admin, mailboxes_visible_to
 from mailroom.crm.lists import sales_channel_active
 from mailroom.mailboxes.actions import dismiss_alert, request_sync
-from mailroom.models import Folder
+from mailroom.models import Alert, Folder, Mailbox
 from mailroom.pipeline.processors.registry import processor_label
 from mailroom.rules.describe import rule_rows
-from mailroom.web.health import history_summary, mailbox_health, when
+from mailroom.web.health import history_summary, mailbox_health, when, without_server
 
 # How many of the newest messages the mailbox page shows.
 LATEST = 10
@@ -54,6 +54,16 @@ def mailbox_list(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _alerts(mailbox: Mailbox, *, server_settings: bool) -> list[Alert]:
+    """The mailbox's open alerts; for people who do not manage it, without the server's names
+    (an alert quotes the failure, which may name the host)."""
+    alerts = list(mailbox.alerts.filter(resolved_at__isnull=True).order_by("-created_at"))
+    if not server_settings:
+        for alert in alerts:
+            alert.text = without_server(alert.text, mailbox)
+    return alerts
+
+
 @login_required
 def mailbox_detail(request: HttpRequest, mailbox_id: int) -> HttpResponse:
     mailbox = access_mailbox(request.user, mailbox_id)
@@ -73,7 +83,7 @@ def mailbox_detail(request: HttpRequest, mailbox_id: int) -> HttpResponse:
             "last_synced": when(mailbox.last_synced_at),
             "account_started": when(mailbox.account_started_at, default="—"),
             "history_summary": history_summary(mailbox),
-            "alerts": mailbox.alerts.filter(resolved_at__isnull=True).order_by("-created_at"),
+            "alerts": _alerts(mailbox, server_settings=is_admin(request.user)),
             "section": "mailboxes",
             "recent": recent,
             "processor_label": processor_label(mailbox.processor_kind),
