@@ -69,6 +69,15 @@ class ReplyForm(forms.Form):
         label="Quote the original message below my reply", required=False, initial=True
     )
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.is_bound and self.data.get("body_html"):
+            # Shown again (with an error), the posted HTML goes back into the editor as
+            # markup: only what cleaning keeps, never what was posted.
+            data = self.data.copy()
+            data["body_html"] = clean_template_html(str(self.data.get("body_html")))
+            self.data = data
+
     def clean_to(self) -> list[str]:
         to = parse_recipients(self.cleaned_data.get("to", ""), "To")
         if not to:
