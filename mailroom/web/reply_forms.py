@@ -74,7 +74,7 @@ class ReplyForm(forms.Form):
         if self.is_bound and self.data.get("body_html"):
             # Shown again (with an error), the posted HTML goes back into the editor as
             # markup: only what cleaning keeps, never what was posted.
-            data = self.data.copy()
+            data = {key: self.data.get(key) for key in self.data}
             data["body_html"] = clean_template_html(str(self.data.get("body_html")))
             self.data = data
 
