@@ -178,8 +178,8 @@ def test_nobody_takes_away_their_own_or_the_last_administrator_rights(admin: Use
     assert "You cannot take away your own administrator rights." in page
     admin.refresh_from_db()
     assert admin.is_staff
-    # Another administrator may take them, while one is left.
-    other = User.objects.create_user("o@example.test", "o@example.test", "x", is_staff=True)
+    # Another administrator may take them, while one is left (a superuser's, a superuser).
+    other = User.objects.create_superuser("o@example.test", "o@example.test", "x")
     response = _client(other).post(f"/people/{admin.pk}/", {"email": "admin@example.test"})
     assert response.status_code == 302
     admin.refresh_from_db()
@@ -223,7 +223,7 @@ def test_the_last_active_administrator_cannot_be_deactivated(admin: User) -> Non
     gone = User.objects.create_user("gone@example.test", password="x", is_staff=True)
     gone.is_active = False
     gone.save()
-    other = User.objects.create_user("o@example.test", "o@example.test", "x", is_staff=True)
+    other = User.objects.create_superuser("o@example.test", "o@example.test", "x")
     client = _client(other)
     assert client.post(f"/people/{admin.pk}/deactivate/").status_code == 302
     admin.refresh_from_db()
@@ -409,3 +409,24 @@ def test_resetting_your_own_password_ends_your_other_sessions_only(admin: User) 
     assert client.get("/people/").status_code == 200  # still logged in here
     assert other.get("/people/")["Location"].startswith("/login/")
     assert _can_log_in(admin.username, password)
+
+
+def test_an_administrator_who_is_not_a_superuser_cannot_change_a_superuser(admin: User) -> None:
+    staff = User.objects.create_user(
+        "staff@example.test", "staff@example.test", "pw", is_staff=True
+    )
+    client = _client(staff)
+    before = User.objects.get(pk=admin.pk).password
+    for url in (
+        f"/people/{admin.pk}/",
+        f"/people/{admin.pk}/reset-password/",
+        f"/people/{admin.pk}/deactivate/",
+    ):
+        assert client.post(url, {"name": "x", "email": "x@example.test"}).status_code == 404, url
+    assert client.get(f"/people/{admin.pk}/").status_code == 404
+    admin.refresh_from_db()
+    assert admin.password == before and admin.is_active and admin.is_superuser
+    # A superuser changes another superuser, and anyone else.
+    other = User.objects.create_superuser("root2@example.test", "root2@example.test", "pw2")
+    assert _client(admin).get(f"/people/{other.pk}/").status_code == 200
+    assert _client(admin).get(f"/people/{staff.pk}/").status_code == 200

@@ -124,10 +124,19 @@ def person_create(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _person(request: HttpRequest, user_id: int) -> User:
+    """The user to change. A superuser (who alone may use the Django admin) is changed only by
+    another superuser: an administrator could otherwise reset its password and log in as it."""
+    person = get_object_or_404(User, pk=user_id)
+    if person.is_superuser and not getattr(request.user, "is_superuser", False):
+        raise Http404("no such person")
+    return person
+
+
 @admin_only
 @require_http_methods(["GET", "POST"])
 def person_edit(request: HttpRequest, user_id: int) -> HttpResponse:
-    person = get_object_or_404(User, pk=user_id)
+    person = _person(request, user_id)
     if request.method == "GET":
         form = PersonForm(initial=PersonForm.initial_for(person), person=person)
     else:
@@ -156,7 +165,7 @@ def person_edit(request: HttpRequest, user_id: int) -> HttpResponse:
 @admin_only
 @require_POST
 def person_deactivate(request: HttpRequest, user_id: int) -> HttpResponse:
-    person = get_object_or_404(User, pk=user_id)
+    person = _person(request, user_id)
     try:
         deactivate_person(person, actor=_actor(request))
     except PeopleRefused as exc:
@@ -172,7 +181,7 @@ def person_deactivate(request: HttpRequest, user_id: int) -> HttpResponse:
 @admin_only
 @require_POST
 def person_reactivate(request: HttpRequest, user_id: int) -> HttpResponse:
-    person = get_object_or_404(User, pk=user_id)
+    person = _person(request, user_id)
     reactivate_person(person)
     messages.success(request, f"{person.email or person.username} can log in again.")
     return redirect("person-edit", user_id=person.pk)
@@ -181,7 +190,7 @@ def person_reactivate(request: HttpRequest, user_id: int) -> HttpResponse:
 @admin_only
 @require_POST
 def person_reset_password(request: HttpRequest, user_id: int) -> HttpResponse:
-    person = get_object_or_404(User, pk=user_id)
+    person = _person(request, user_id)
     if person.pk != request.user.pk:
         return _shown_once(request, person, reset_password(person), created=False)
     # Your own: your other sessions end, this one goes on under the new password.
