@@ -30,9 +30,8 @@ from mailroom.mailboxes.servers import smtp_settings
 from mailroom.models import OutboxMessage, OutboxState, SentCopy
 from mailroom.replies.after_send import after_sent
 from mailroom.replies.sent_copy import copy_to_sent, sent_copy_due
-from mailroom.replies.submit import send_to_all
 from mailroom.transport.errors import SendAmbiguous, SendRefused, TransportError
-from mailroom.transport.smtp import send_message
+from mailroom.transport.smtp import send_message, send_to_all
 
 logger = logging.getLogger(__name__)
 

@@ -134,7 +134,8 @@ def send_message(
     raw: bytes,
     on_data: Callable[[], None] | None = None,
 ) -> None:
-    """Send ``raw`` to ``rcpt``; ``mail_from`` may be ``""`` for the null reverse path.
+    """Send an autoresponse ``raw`` to ``rcpt``; ``mail_from`` may be ``""`` for the null
+    reverse path, and no delivery report is asked for (``NOTIFY=NEVER`` where offered).
 
     ``on_data`` is called once, immediately before the DATA command is sent, and only when the
     server accepted the sender and the recipient: from then on the message may be delivered
@@ -146,18 +147,52 @@ def send_message(
     before DATA; :class:`SendAmbiguous` when it breaks after DATA was sent and before the
     server's final answer; another :class:`TransportError` when the server cannot be reached.
     """
+    _send(settings, mail_from, [rcpt], raw, on_data, reports=False)
+
+
+def send_to_all(
+    settings: SmtpSettings,
+    *,
+    mail_from: str,
+    rcpts: list[str],
+    raw: bytes,
+    on_data: Callable[[], None] | None = None,
+) -> None:
+    """Send a reply a person wrote to every address of ``rcpts`` in one SMTP transaction,
+    with the server's usual delivery reports (they come back to the mailbox).
+
+    Outcomes as :func:`send_message`; a refused recipient refuses the whole reply (nothing is
+    sent then: a reply that reaches only some of its recipients is not what its author wrote,
+    and sent again it would reach the others twice).
+    """
+    if not rcpts:
+        raise SendRefused("the reply has no recipient", code=554)
+    _send(settings, mail_from, rcpts, raw, on_data, reports=True)
+
+
+def _send(
+    settings: SmtpSettings,
+    mail_from: str,
+    rcpts: list[str],
+    raw: bytes,
+    on_data: Callable[[], None] | None,
+    *,
+    reports: bool,
+) -> None:
+    """One SMTP transaction: the envelope, then DATA; see :func:`send_message`."""
     smtp = _open(settings)
     try:
         try:
-            rcpt_options = ["NOTIFY=NEVER"] if smtp.has_extn("dsn") else []
+            rcpt_options = ["NOTIFY=NEVER"] if not reports and smtp.has_extn("dsn") else []
             code, reply = smtp.mail(mail_from)
             if code != 250:
                 raise SendRefused(f"sender refused: {code} {_reply_text(reply)}", code=code)
-            code, reply = smtp.rcpt(rcpt, rcpt_options)
-            if code not in (250, 251):
-                raise SendRefused(
-                    f"recipient {rcpt} refused: {code} {_reply_text(reply)}", code=code
-                )
+            for rcpt in rcpts:
+                code, reply = smtp.rcpt(rcpt, rcpt_options)
+                if code not in (250, 251):
+                    raise SendRefused(
+                        f"recipient {rcpt} refused: {code} {_reply_text(reply)}", code=code
+                    )
         except smtplib.SMTPServerDisconnected as exc:
             # Before DATA the server cannot have taken the message: safe to try again.
             raise _disconnected(exc, "sending the envelope") from None
