@@ -10,13 +10,28 @@ from typing import Any
 
 from django.contrib.auth.models import User
 
-from mailroom.models import CasePriority, LeadSource, SalesChannel
+from mailroom.access.policy import readers_of
+from mailroom.models import CasePriority, LeadSource, Mailbox, SalesChannel
 
 
 def _user(username: object) -> User | None:
     if not username:
         return None
     return User.objects.filter(username=str(username)).first()
+
+
+def readers_only(mailbox: Mailbox, **people: User | None) -> tuple[dict[str, User | None], str]:
+    """``people`` (owner, assignee …) with anyone who cannot read ``mailbox`` (any more: the
+    form refuses them, but access changes later) left out, and why, for the record: a
+    record they own would be invisible to them."""
+    kept: dict[str, User | None] = {}
+    dropped = []
+    for role, user in people.items():
+        if user is not None and not readers_of(mailbox).filter(pk=user.pk).exists():
+            dropped.append(f"{role} {user.get_username()} cannot read this mailbox")
+            user = None
+        kept[role] = user
+    return kept, "; ".join(dropped) + (": left unassigned" if dropped else "")
 
 
 def resolve_lead_settings(

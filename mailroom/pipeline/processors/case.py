@@ -13,6 +13,7 @@ from mailroom.crm.settings import (
     CLOSED_CASE_NEW,
     CLOSED_CASE_REOPEN,
     case_settings_errors,
+    readers_only,
     resolve_case_options,
     resolve_case_settings,
 )
@@ -95,28 +96,32 @@ class CreateCaseProcessor(Processor):
             )
             put_in_conversation(ctx.message, conversation, ctx.contact)
             ctx.conversation = conversation
-            case = self._create(ctx, settings)
+            case, unassigned = self._create(ctx, settings)
+            reasons = [f"case #{existing.number} was closed", unassigned]
             return ProcessorResult(
-                Action.CREATED, case=case, reason=f"case #{existing.number} was closed"
+                Action.CREATED, case=case, reason="; ".join(r for r in reasons if r)
             )
         if ctx.automated_reason and not automatic_cases:
             kind = ctx.automated_kind or "automatic mail"
             return ProcessorResult.nothing(f"no case: {kind} ({ctx.automated_reason})")
-        return ProcessorResult(Action.CREATED, case=self._create(ctx, settings))
+        case, unassigned = self._create(ctx, settings)
+        return ProcessorResult(Action.CREATED, case=case, reason=unassigned)
 
-    def _create(self, ctx: Context, settings: dict[str, Any]) -> Case:
+    def _create(self, ctx: Context, settings: dict[str, Any]) -> tuple[Case, str]:
+        """The new Case, and who was left unassigned for not reading the mailbox, if anyone."""
         owner, assignee, priority = resolve_case_settings(settings)
+        people, unassigned = readers_only(ctx.mailbox, owner=owner, assignee=assignee)
         case = create_case_from_message(
             ctx.message,
             ctx.parsed,
-            owner=owner,
-            assignee=assignee,
+            owner=people["owner"],
+            assignee=people["assignee"],
             priority=priority,
             conversation=ctx.conversation,
             contact=ctx.contact,
         )
         ctx.case_number = case.number
-        return case
+        return case, unassigned
 
     def validate_settings(self, settings: dict[str, Any]) -> dict[str, str]:
         return case_settings_errors(settings)

@@ -8,7 +8,7 @@ from django import forms
 from django.db.models import Q
 
 from mailroom.crm.actions import create_lead_from_message
-from mailroom.crm.settings import lead_settings_errors, resolve_lead_settings
+from mailroom.crm.settings import lead_settings_errors, readers_only, resolve_lead_settings
 from mailroom.models import Lead, LeadSource
 from mailroom.pipeline.base import Context
 from mailroom.pipeline.processors.base import Action, Processor, ProcessorResult
@@ -67,16 +67,17 @@ class CreateLeadProcessor(Processor):
         owner, source, channel = resolve_lead_settings(settings)
         if channel is None:
             return ProcessorResult.nothing("not converted: no active sales channel")
+        people, unassigned = readers_only(ctx.mailbox, owner=owner)
         lead = create_lead_from_message(
             ctx.message,
             ctx.parsed,
-            owner=owner,
+            owner=people["owner"],
             source=source,
             channel=channel,
             conversation=conversation,
             contact=ctx.contact,
         )
-        return ProcessorResult(Action.CREATED, lead=lead)
+        return ProcessorResult(Action.CREATED, lead=lead, reason=unassigned)
 
     def validate_settings(self, settings: dict[str, Any]) -> dict[str, str]:
         return lead_settings_errors(settings)

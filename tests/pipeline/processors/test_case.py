@@ -15,7 +15,9 @@ pytestmark = pytest.mark.django_db
 
 def test_it_creates_a_case_with_subject_text_owner_and_priority() -> None:
     owner = User.objects.create_user("olivia")
-    message = stored(mailbox("case", owner="olivia", priority="high"))
+    box = mailbox("case", owner="olivia", priority="high")
+    box.authorized_users.add(owner)
+    message = stored(box)
 
     process_message(message.pk)
 
@@ -24,6 +26,22 @@ def test_it_creates_a_case_with_subject_text_owner_and_priority() -> None:
     assert case.owner == owner and case.priority == CasePriority.HIGH
     assert case.message == message
     assert ProcessingRecord.objects.get().outcome == f"case #{case.number} created"
+
+
+def test_an_owner_who_can_no_longer_read_the_mailbox_gets_no_new_case() -> None:
+    # Chosen while she could read it (the form refuses anyone else); her role went since.
+    User.objects.create_user("olivia")
+    box = mailbox("case", owner="olivia", assignee="olivia")
+    message = stored(box)
+
+    process_message(message.pk)
+
+    case = Case.objects.get()
+    assert case.owner is None and case.assignee is None
+    assert ProcessingRecord.objects.get().outcome == (
+        f"case #{case.number} created (owner olivia cannot read this mailbox; "
+        "assignee olivia cannot read this mailbox: left unassigned)"
+    )
 
 
 def test_it_reports_unknown_users_and_priorities_at_their_field() -> None:
