@@ -30,7 +30,7 @@ def test_the_installed_processor_is_offered_beside_the_built_in_ones() -> None:
 def test_it_creates_a_case_for_a_keyword_and_joins_replies_to_it(
     make_mailbox: Callable[..., Mailbox], imap_account: ImapAccount
 ) -> None:
-    User.objects.create_user("dana")
+    User.objects.create_user("dana", is_staff=True)  # an owner must read the mailbox
     make_mailbox(processor="keyword-case", keywords="outage, refund", priority="high", owner="dana")
 
     record = deliver(imap_account, mail(subject="Total OUTAGE in Berlin")[0])
