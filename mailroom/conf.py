@@ -119,7 +119,7 @@ ADMIN_PASSWORD = os.environ.get("MAILROOM_ADMIN_PASSWORD", "")
 # --- Sign-in (docs/deploy.md) --------------------------------------------------------------------
 # After this many failed logins in a row, an account is locked, and so is the address they came
 # from (each counted on its own), for MAILROOM_LOGIN_LOCKOUT_MINUTES. A successful login clears
-# the count.
+# the failures against that account only.
 LOGIN_FAILURE_LIMIT = env_int("MAILROOM_LOGIN_FAILURE_LIMIT", 5, minimum=1)
 LOGIN_LOCKOUT_MINUTES = env_int("MAILROOM_LOGIN_LOCKOUT_MINUTES", 15, minimum=1)
 
