@@ -77,7 +77,20 @@ def _wait_for_outcome(cluster: Cluster, timeout: float) -> None:
         lambda: ProcessingRecord.objects.filter(state=ProcessingState.DONE).count() == MESSAGES,
         60,
         "every message processed",
+        explain=_not_done,
     )
+
+
+def _not_done() -> str:
+    """The messages not processed yet, for a failure: no record (its task lost, waiting for
+    the sweep), or a record waiting, failed or retrying, with its error."""
+    unrecorded = Message.objects.filter(processing__isnull=True).count()
+    pending = list(
+        ProcessingRecord.objects.exclude(state=ProcessingState.DONE).values_list(
+            "message__uid", "state", "attempts", "retry_at", "error"
+        )[:20]
+    )
+    return f"stored without a record: {unrecorded}; records not done: {pending}"
 
 
 def _assert_clean_run(mailbox: Mailbox, folder: Folder, smtp: SmtpSink) -> None:
