@@ -41,6 +41,21 @@ _LANGUAGE_TAG = re.compile(r"[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8}){0,5}")
 _LOCAL_PART = re.compile(r"[A-Za-z0-9]+(?:[.-][A-Za-z0-9]+)*")
 
 
+def _message(headers: list[tuple[str, str | None]], text: str, html: str | None) -> EmailMessage:
+    """A message with ``headers`` (None: left out) and a text part, or text and HTML as
+    multipart/alternative; NULs are dropped from both."""
+    msg = EmailMessage(policy=policy.SMTP)
+    for name, value in headers:
+        if value is not None:
+            msg.set_raw(name, value)
+    msg.set_content(text.replace("\x00", ""), charset="utf-8", cte="quoted-printable")
+    if html is not None:
+        msg.add_alternative(
+            html.replace("\x00", ""), subtype="html", charset="utf-8", cte="quoted-printable"
+        )
+    return msg
+
+
 def make_message_id(domain: str, *, local_part: str | None = None) -> str:
     """Return a fresh "<random@domain>" Message-ID; the random part comes from ``secrets``.
 
@@ -180,16 +195,7 @@ def compose_reply(
         ("Precedence", "bulk"),
         ("X-Mailroom-Loop", _text_header("X-Mailroom-Loop", loop_token)),
     ]
-    msg = EmailMessage(policy=policy.SMTP)
-    for name, value in headers:
-        if value is not None:
-            msg.set_raw(name, value)
-
-    msg.set_content(text.replace("\x00", ""), charset="utf-8", cte="quoted-printable")
-    if html is not None:
-        msg.add_alternative(
-            html.replace("\x00", ""), subtype="html", charset="utf-8", cte="quoted-printable"
-        )
+    msg = _message(headers, text, html)
     # Set after the body: set_content clears Content-* headers and add_alternative moves them
     # into the first part, where a reader looks for the message's language less.
     if language is not None:
@@ -268,13 +274,5 @@ def compose_message(
         ("In-Reply-To", parent or None),
         ("References", _folded_ids("References", chain) if chain else None),
     ]
-    msg = EmailMessage(policy=policy.SMTP)
-    for name, value in headers:
-        if value is not None:
-            msg.set_raw(name, value)
-    msg.set_content(text.replace("\x00", ""), charset="utf-8", cte="quoted-printable")
-    if html is not None:
-        msg.add_alternative(
-            html.replace("\x00", ""), subtype="html", charset="utf-8", cte="quoted-printable"
-        )
+    msg = _message(headers, text, html)
     return msg.as_bytes(policy=_OUTPUT_POLICY)
