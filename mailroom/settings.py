@@ -42,6 +42,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "mailroom.web.page_policy.PagePolicyMiddleware",
     # Last, as django-axes asks: it turns a locked-out login into the login page saying so.
     "axes.middleware.AxesMiddleware",
 ]

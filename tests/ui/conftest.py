@@ -13,14 +13,16 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, sync_playwright
 
 from tests.faults.processes import shape_env
 
@@ -166,12 +168,81 @@ def browser() -> Iterator[Browser]:
             chromium.close()
 
 
+class PolicyViolations:
+    """What Chromium refused on mailroom's own pages under their Content-Security-Policy
+    (mailroom.web.page_policy): a page the policy breaks (a style attribute, an inline script)
+    shows up here. The mail frame's refusals are its policy at work, not a breakage: left out."""
+
+    def __init__(self, context: BrowserContext) -> None:
+        self.seen: list[str] = []
+        context.on("console", self._console)
+
+    def _console(self, message: ConsoleMessage) -> None:
+        url = message.location.get("url", "")
+        if "Content Security Policy" in message.text and "/body/" not in url:
+            self.seen.append(f"{url}: {message.text}")
+
+    def assert_none(self) -> None:
+        assert not self.seen, "\n".join(self.seen)
+
+
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
-    """A fresh 1280-wide page."""
+    """A fresh 1280-wide page; the test fails if the page policy refused anything on it."""
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     context.set_default_timeout(10_000)
+    violations = PolicyViolations(context)
     try:
         yield context.new_page()
+        violations.assert_none()
     finally:
         context.close()
+
+
+# A 1x1 transparent PNG.
+PIXEL = bytes.fromhex(
+    "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d4944415478da63"
+    "f8ffff3f0005fe02fea7d6a4c50000000049454e44ae426082"
+)
+
+
+class Listener:
+    """An HTTP server on 127.0.0.1 that records every request and answers with a pixel."""
+
+    def __init__(self) -> None:
+        self.paths: list[str] = []
+        lock = threading.Lock()
+        paths = self.paths
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                with lock:
+                    paths.append(self.path)
+                self.send_response(200)
+                self.send_header("Content-Type", "image/png")
+                self.send_header("Content-Length", str(len(PIXEL)))
+                self.end_headers()
+                self.wfile.write(PIXEL)
+
+            do_POST = do_GET
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> Listener:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def listener() -> Iterator[Listener]:
+    with Listener() as running:
+        yield running

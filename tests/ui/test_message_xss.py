@@ -12,70 +12,19 @@ unreached). The same page fits a 390 px phone.
 from __future__ import annotations
 
 import base64
-import threading
 import time
-from collections.abc import Iterator
 from email.message import EmailMessage
 from email.policy import SMTP
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import pytest
 from playwright.sync_api import Browser, Dialog, Page, expect
 
 from tests.servers.fixtures import ImapAccount
 from tests.servers.smtp import SmtpSink
-from tests.ui.conftest import MailroomServer
+from tests.ui.conftest import PIXEL, Listener, MailroomServer
 from tests.ui.test_entities import _add_mailbox
 from tests.ui.test_mailbox_screens import _log_in, _screenshot
 
 SUBJECT = "Spring offers <b>inside</b>"
-# 1x1 transparent PNG.
-PIXEL = bytes.fromhex(
-    "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d4944415478da63"
-    "f8ffff3f0005fe02fea7d6a4c50000000049454e44ae426082"
-)
-
-
-class Listener:
-    """An HTTP server on 127.0.0.1 that records every request and answers with a pixel."""
-
-    def __init__(self) -> None:
-        self.paths: list[str] = []
-        lock = threading.Lock()
-        paths = self.paths
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                with lock:
-                    paths.append(self.path)
-                self.send_response(200)
-                self.send_header("Content-Type", "image/png")
-                self.send_header("Content-Length", str(len(PIXEL)))
-                self.end_headers()
-                self.wfile.write(PIXEL)
-
-            do_POST = do_GET
-
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self) -> Listener:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-@pytest.fixture
-def listener() -> Iterator[Listener]:
-    with Listener() as running:
-        yield running
 
 
 def _payloads(remote: str) -> str:

@@ -28,7 +28,7 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 from tests.servers.dovecot import DovecotServer
 from tests.servers.fixtures import ImapAccount
 from tests.servers.smtp import SmtpSink
-from tests.ui.conftest import CHROMIUM, CHROMIUM_ARGS, MailroomServer
+from tests.ui.conftest import CHROMIUM, CHROMIUM_ARGS, MailroomServer, PolicyViolations
 from tests.ui.test_entities import ANN, ANN_EMAIL, PRINTER, QUOTE, _add_mailbox, _mail
 from tests.ui.test_mailbox_screens import _log_in, _screenshot
 
@@ -407,6 +407,7 @@ def test_the_screen_fits_its_width_and_its_header_links_are_reachable(
         storage_state=product.session if logged_in else None,
     )
     context.set_default_timeout(10_000)
+    violations = PolicyViolations(context)
     try:
         page = context.new_page()
         response = page.goto(product.server.base_url + path)
@@ -421,6 +422,7 @@ def test_the_screen_fits_its_width_and_its_header_links_are_reachable(
         if screen == "mailbox-list" and width < 1280:
             page.locator("header.top .menu-toggle").click()
             _screenshot(page, "menu-open-390.png")
+        violations.assert_none()
     finally:
         context.close()
 

@@ -346,6 +346,13 @@ def test_an_administrator_reaches_every_page(world: World) -> None:
         response = client.get(path)
         if response.status_code == 404 or response.status_code >= 500:
             wrong.append(f"GET {path} ({route.name}): {response.status_code}")
+        # Every page, and every file handed out, carries a policy: the page policy
+        # (mailroom.web.page_policy), or a stricter one of its own (the mail frame, downloads).
+        policy = response.get("Content-Security-Policy", "")
+        if response.status_code == 200 and "default-src" not in policy:
+            wrong.append(f"GET {path} ({route.name}): no Content-Security-Policy")
+        if response.get("Content-Type", "").startswith("text/html") and "script-src" not in policy:
+            wrong.append(f"GET {path} ({route.name}): a page that may run any script")
     assert not wrong, "\n".join(wrong)
 
 
