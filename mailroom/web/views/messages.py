@@ -4,16 +4,19 @@ attachments, its conversation, its Lead or Case, its processing record and answe
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models import F
+from django.db.models import Case, F, Q, Value, When
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_POST
 
 from mailroom.access.policy import access_mailbox, access_message, is_admin
-from mailroom.models import Case, Lead, Message, SentCopy
+from mailroom.models import Case as CaseRecord
+from mailroom.models import Lead, Message, SentCopy
 from mailroom.pipeline.engine import MAX_ATTEMPTS, reset_processing
 from mailroom.reading.unread import mark_read
 from mailroom.rendering.mail_view import blocked_remote, linked_text
@@ -23,6 +26,7 @@ from mailroom.web.health import when
 from mailroom.web.views.message_body import remote_allowed
 
 CONVERSATION_SHOWN = 100
+R = TypeVar("R", Lead, CaseRecord)
 
 
 def _view(request: HttpRequest, message: Message) -> str:
@@ -38,14 +42,13 @@ def _linked(text: str) -> SafeString:
     return mark_safe(linked_text(text))  # noqa: S308
 
 
-def _records(message: Message) -> tuple[Lead | None, Case | None]:
-    """The Lead and the Case of the message's conversation (or made from the message)."""
-    lead = Lead.objects.filter(message=message).first()
-    case = Case.objects.filter(message=message).first()
+def _record(model: type[R], message: Message) -> R | None:
+    """The Lead or Case (``model``) made from the message, else its conversation's: one query."""
+    mine = Q(message=message)
     if message.conversation_id is not None:
-        lead = lead or Lead.objects.filter(conversation_id=message.conversation_id).first()
-        case = case or Case.objects.filter(conversation_id=message.conversation_id).first()
-    return lead, case
+        mine |= Q(conversation_id=message.conversation_id)
+    made_here = Case(When(message=message, then=Value(0)), default=Value(1))
+    return model.objects.filter(mine).order_by(made_here, "pk").first()
 
 
 @login_required
@@ -59,15 +62,16 @@ def message_detail(request: HttpRequest, message_id: int) -> HttpResponse:
     # cleans the HTML as it is shown).
     blocked = blocked_remote(message.html_body) if view == "html" and not allow_remote else 0
     conversation = (
-        Message.objects.filter(conversation_id=message.conversation_id).order_by(
-            F("date").asc(nulls_last=True), "id"
-        )
+        Message.objects.filter(conversation_id=message.conversation_id)
+        # What the list shows, not the bodies of up to a hundred messages.
+        .only("id", "subject", "from_name", "from_email", "date")
+        .order_by(F("date").asc(nulls_last=True), "id")
         if message.conversation_id is not None
         else Message.objects.none()
     )
     conversation_size = conversation.count()
     text = _linked(message.text_body) if view == "text" else ""
-    lead, case = _records(message)
+    lead, case = _record(Lead, message), _record(CaseRecord, message)
     # Opening the message reads it, for this person only.
     mark_read(request.user, message.pk)
     return render(
