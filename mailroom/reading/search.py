@@ -7,8 +7,9 @@ parentheses, quotes) are plain text to match, never syntax. Every term must matc
 the three fields); the last one also matches as the start of a word, so results follow the
 typing.
 
-SQLite (embedded) searches the FTS5 table ``mailroom_message_search``; PostgreSQL (scale-out)
-the GIN index over ``to_tsvector('simple', …)`` (both made by migration 0014).
+SQLite (embedded) searches the FTS5 table ``mailroom_message_search`` (migration 0014);
+PostgreSQL (scale-out) the GIN index over ``to_tsvector('simple', mailroom_unaccent(…))``
+(0014, folding diacritics since 0016). Both fold case and diacritics: "muller" finds "Müller".
 """
 
 from __future__ import annotations
@@ -35,12 +36,13 @@ _TERM = re.compile(r'"([^"]*)"?|(\S+)')
 # What both full-text indexes treat as a word: letters, digits (of any script).
 _WORD = re.compile(r"[^\W_]+")
 
-# The document PostgreSQL's index covers, exactly as migration 0014 wrote it. The address is
-# split into words (PostgreSQL's parser would keep it one token), as SQLite's tokenizer does.
+# The document PostgreSQL's index covers, exactly as migration 0016 wrote it. The address is
+# split into words (PostgreSQL's parser would keep it one token), as SQLite's tokenizer does;
+# diacritics are folded (mailroom_unaccent), as SQLite's remove_diacritics does.
 POSTGRES_DOCUMENT = (
-    "to_tsvector('simple'::regconfig, subject || ' ' || from_name || ' ' "
+    "to_tsvector('simple'::regconfig, mailroom_unaccent(subject || ' ' || from_name || ' ' "
     "|| translate(from_email, '@.-_+', '     ') || ' ' "
-    "|| left(CASE WHEN text_body <> '' THEN text_body ELSE html_body END, 100000))"
+    "|| left(CASE WHEN text_body <> '' THEN text_body ELSE html_body END, 100000)))"
 )
 
 
@@ -77,15 +79,15 @@ class Terms:
         """A PostgreSQL tsquery expression and its parameters: each phrase through
         ``phraseto_tsquery`` (PostgreSQL's parser reads it as it read the mail), joined by
         ``&&``; a last phrase of one word is a prefix (``'word':*``, letters and digits only,
-        so nothing in it is tsquery syntax)."""
+        so nothing in it is tsquery syntax). What was typed is folded as the mail was."""
         parts: list[str] = []
         params: list[str] = []
         for position, words in enumerate(self.phrases):
             if position == len(self.phrases) - 1 and len(words) == 1:
-                parts.append("to_tsquery('simple'::regconfig, %s)")
+                parts.append("to_tsquery('simple'::regconfig, mailroom_unaccent(%s))")
                 params.append(f"'{words[0]}':*")
             else:
-                parts.append("phraseto_tsquery('simple'::regconfig, %s)")
+                parts.append("phraseto_tsquery('simple'::regconfig, mailroom_unaccent(%s))")
                 params.append(" ".join(words))
         return " && ".join(parts), params
 

@@ -51,7 +51,8 @@ def test_postgresql_gets_each_phrase_as_a_parameter() -> None:
     assert terms is not None
     query, params = terms.postgres()
     assert query == (
-        "phraseto_tsquery('simple'::regconfig, %s) && to_tsquery('simple'::regconfig, %s)"
+        "phraseto_tsquery('simple'::regconfig, mailroom_unaccent(%s)) && "
+        "to_tsquery('simple'::regconfig, mailroom_unaccent(%s))"
     )
     assert params == ["on fire", "'print':*"]
 
@@ -74,7 +75,7 @@ def test_the_search_index_is_kept_by_triggers_on_sqlite_or_a_gin_index_on_postgr
         else:
             cursor.execute(
                 "SELECT indexname FROM pg_indexes WHERE tablename = 'mailroom_message' "
-                "AND indexdef LIKE '%%USING gin%%to_tsvector%%'"
+                "AND indexdef LIKE '%%USING gin%%to_tsvector%%mailroom_unaccent%%'"
             )
             assert [row[0] for row in cursor.fetchall()] == ["message_search_idx"]
         names = {"message_list_idx", "message_folder_list_idx", "message_conversation_list_idx"}
