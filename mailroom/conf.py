@@ -159,6 +159,10 @@ AUTORESPONSE_WINDOW_DAYS = env_int("MAILROOM_AUTORESPONSE_WINDOW_DAYS", 7, minim
 # one administrator alert is raised (forged senders must not turn us into a mailbomb).
 AUTORESPONSE_MAX_PER_HOUR = env_int("MAILROOM_AUTORESPONSE_MAX_PER_HOUR", 100, minimum=1)
 
+# At most this many answers of all mailboxes together in any 60 minutes (row A28): a flood
+# with forged senders spread over many mailboxes stays bounded by one figure for the site.
+AUTORESPONSE_MAX_PER_HOUR_ALL = env_int("MAILROOM_AUTORESPONSE_MAX_PER_HOUR_ALL", 1000, minimum=1)
+
 # An address an answer bounced from (a delivery report quoting it came back) is not answered
 # again for this many days.
 AUTORESPONSE_BOUNCE_BLOCK_DAYS = env_int("MAILROOM_AUTORESPONSE_BOUNCE_BLOCK_DAYS", 60, minimum=1)

@@ -83,9 +83,11 @@ class AnswerRecordManager(models.Manager["AnswerRecord"]):
         current = self.filter(rule=rule, address=normalise_address(address)).first()
         return current is not None and current.answered_at >= now - window and current.counts()
 
-    def answered_since(self, mailbox: Mailbox, since: datetime) -> int:
-        """How many answers ``mailbox`` claimed since ``since`` (for the hourly cap)."""
-        return self.filter(mailbox=mailbox, answered_at__gte=since).count()
+    def answered_since(self, mailbox: Mailbox | None, since: datetime) -> int:
+        """How many answers ``mailbox`` (None: every mailbox) claimed since ``since`` (for
+        the hourly caps)."""
+        answers = self.filter(answered_at__gte=since)
+        return (answers if mailbox is None else answers.filter(mailbox=mailbox)).count()
 
     def note_bounce(self, mailbox: Mailbox, addresses: list[str], now: datetime) -> int:
         """Row A42: an answer of ``mailbox`` to each of ``addresses`` bounced; return how many
@@ -127,6 +129,8 @@ class AnswerRecord(models.Model):
         ]
         indexes = [
             models.Index(fields=("mailbox", "answered_at"), name="answer_mailbox_time_idx"),
+            # The site-wide hourly cap counts the answers of every mailbox.
+            models.Index(fields=("answered_at",), name="answer_time_idx"),
         ]
 
     def __str__(self) -> str:

@@ -1,14 +1,16 @@
 """Loop safety of the autoresponder: when the respond step must not answer (docs/autoresponse.md).
 
 The message-only checks are ``mailroom.mime.autoreply``; these need the database: our own
-mailboxes and mail, bounced answers, stale mail, the hourly cap per mailbox and the answer
-record (one answer per rule and sender in a window). :func:`check_message` and
-:func:`answer_refusal` only read, so that a dry run can plan with them; :func:`note_bounce`
-and :func:`claim_answer` also write, and only the respond step calls them.
+mailboxes and mail, bounced answers, stale mail, the hourly caps (per mailbox, and for all
+mailboxes together) and the answer record (one answer per rule and sender in a window).
+:func:`check_message` and :func:`answer_refusal` only read, so that a dry run can plan with
+them; :func:`note_bounce` and :func:`claim_answer` also write, and only the respond step calls
+them.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.utils import timezone
@@ -25,8 +27,10 @@ from mailroom.mime.quoted import QUOTING_TYPES, quoted_message_ids
 from mailroom.models import AnswerRecord, AutoResponseRule, Mailbox, OutboxMessage
 from mailroom.pipeline.base import Context
 
-# The alert raised when a mailbox reaches MAILROOM_AUTORESPONSE_MAX_PER_HOUR.
+# The alerts raised on a mailbox that reaches MAILROOM_AUTORESPONSE_MAX_PER_HOUR, or while all
+# mailboxes together are at MAILROOM_AUTORESPONSE_MAX_PER_HOUR_ALL.
 CAP_ALERT = "autoresponse-cap"
+SITE_CAP_ALERT = "autoresponse-cap-all"
 
 
 def reply_to(ctx: Context) -> str | None:
@@ -99,38 +103,87 @@ def note_bounce(ctx: Context) -> str | None:
     )
 
 
-def _cap_reached(ctx: Context, *, alert: bool) -> str | None:
-    """Why the mailbox may send no more answers this hour, or None.
+@dataclass(frozen=True)
+class _Cap:
+    """An hourly limit on answers: of one mailbox, or of all mailboxes together (``site``)."""
 
-    The count of the last 60 minutes is read once per batch and counted up with each claim.
-    Reaching the cap raises one alert, kept open while the cap holds; the first answer let
-    through again resolves it, so that the next time the cap trips it alerts again.
-    """
-    counts: dict[int, int] = ctx.cache.setdefault("answers_last_hour", {})
-    pk = ctx.mailbox.pk
-    if pk not in counts:
-        since = timezone.now() - timedelta(hours=1)
-        counts[pk] = AnswerRecord.objects.answered_since(ctx.mailbox, since)
-    cap = conf.AUTORESPONSE_MAX_PER_HOUR
-    alerted: set[int] = ctx.cache.setdefault("cap_alerted", set())
-    if counts[pk] >= cap:
-        if alert and pk not in alerted:
-            raise_alert(
-                pk,
-                CAP_ALERT,
-                f"{ctx.mailbox.label}: {cap} automatic answers in the last hour, the most "
-                "MAILROOM_AUTORESPONSE_MAX_PER_HOUR allows; further mail is not answered "
-                "until the hour's count falls below it (a flood of mail, or forged senders?)",
+    site: bool
+    limit: int
+    setting: str
+    alert: str
+
+    def counted(self, ctx: Context) -> int | None:
+        """The key of this cap's count in the batch's cache."""
+        return None if self.site else ctx.mailbox.pk
+
+    def reason(self) -> str:
+        if self.site:
+            return (
+                f"the limit of {self.limit} answers an hour for all mailboxes together is reached"
             )
-            alerted.add(pk)
-        return f"the mailbox's limit of {cap} answers an hour is reached"
-    # Once per batch and mailbox: answering is possible again, so an open alert is resolved.
-    resolved: set[int] = ctx.cache.setdefault("cap_resolved", set())
-    if alert and pk not in resolved:
-        resolve_alert(pk, CAP_ALERT)
-        resolved.add(pk)
-        alerted.discard(pk)
+        return f"the mailbox's limit of {self.limit} answers an hour is reached"
+
+    def alert_text(self, ctx: Context) -> str:
+        whose = "all mailboxes together sent" if self.site else "sent"
+        return (
+            f"{ctx.mailbox.label}: {whose} {self.limit} automatic answers in the last hour, the "
+            f"most {self.setting} allows; further mail is not answered until the hour's count "
+            "falls below it (a flood of mail, or forged senders?)"
+        )
+
+
+def _caps() -> tuple[_Cap, _Cap]:
+    return (
+        _Cap(
+            False, conf.AUTORESPONSE_MAX_PER_HOUR, "MAILROOM_AUTORESPONSE_MAX_PER_HOUR", CAP_ALERT
+        ),
+        _Cap(
+            True,
+            conf.AUTORESPONSE_MAX_PER_HOUR_ALL,
+            "MAILROOM_AUTORESPONSE_MAX_PER_HOUR_ALL",
+            SITE_CAP_ALERT,
+        ),
+    )
+
+
+def _cap_reached(ctx: Context, *, alert: bool) -> str | None:
+    """Why no more answers may go out of this mailbox this hour (its own cap, or the cap of
+    all mailboxes together), or None.
+
+    Each count of the last 60 minutes is read once per batch and counted up with each claim.
+    Reaching a cap raises one alert on the mailbox, kept open while the cap holds; the first
+    answer let through again resolves it, so that the next time the cap trips it alerts again.
+    """
+    counts: dict[int | None, int] = ctx.cache.setdefault("answers_last_hour", {})
+    alerted: set[tuple[int, str]] = ctx.cache.setdefault("cap_alerted", set())
+    resolved: set[tuple[int, str]] = ctx.cache.setdefault("cap_resolved", set())
+    pk = ctx.mailbox.pk
+    since = timezone.now() - timedelta(hours=1)
+    for cap in _caps():
+        key = cap.counted(ctx)
+        if key not in counts:
+            counts[key] = AnswerRecord.objects.answered_since(
+                None if cap.site else ctx.mailbox, since
+            )
+        if counts[key] >= cap.limit:
+            if alert and (pk, cap.alert) not in alerted:
+                raise_alert(pk, cap.alert, cap.alert_text(ctx))
+                alerted.add((pk, cap.alert))
+            return cap.reason()
+    # Once per batch and mailbox: answering is possible again, so open alerts are resolved.
+    if alert and pk not in {mailbox for mailbox, _ in resolved}:
+        for cap in _caps():
+            resolve_alert(pk, cap.alert)
+            resolved.add((pk, cap.alert))
+            alerted.discard((pk, cap.alert))
     return None
+
+
+def _count_answer(ctx: Context) -> None:
+    """One more answer claimed in this batch, for both caps."""
+    counts: dict[int | None, int] = ctx.cache["answers_last_hour"]
+    for cap in _caps():
+        counts[cap.counted(ctx)] += 1
 
 
 def unaddressed(ctx: Context, rule: AutoResponseRule) -> str | None:
@@ -181,5 +234,5 @@ def claim_answer(ctx: Context, rule: AutoResponseRule, address: str) -> str | No
         window=timedelta(days=days),
     ):
         return f"already answered {address} within {days} days"
-    ctx.cache["answers_last_hour"][ctx.mailbox.pk] += 1
+    _count_answer(ctx)
     return None

@@ -10,6 +10,7 @@ The mailbox is support@example.test; the sender alice@cust.test.
 from __future__ import annotations
 
 import re
+import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 from email.header import decode_header, make_header
@@ -31,11 +32,15 @@ from mailroom.models import (
 from tests.autoresponse.helpers import (
     SENDER,
     Rig,
+    add_mailbox,
     add_rule,
     detail,
     parsed,
     person,
 )
+from tests.servers.dovecot import DovecotServer
+from tests.servers.fixtures import ImapAccount
+from tests.servers.smtp import SmtpSink
 
 pytestmark = pytest.mark.django_db
 
@@ -506,3 +511,42 @@ def test_a42_a_bounce_of_our_answer_is_not_answered_and_blocks_the_recipient(rig
     (later,) = rig.deliver(person(subject="Did you get my mail?"))
     assert "an answer to alice@cust.test bounced in the last 60 days" in detail(later)
     assert len(rig.answers) == 1
+
+
+def test_a28_the_cap_of_all_mailboxes_together_bounds_a_flood_spread_over_mailboxes(
+    rig: Rig, dovecot: DovecotServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Forged senders spread over two mailboxes, each well under its own cap (100): together
+    # they reach the site-wide cap, and nothing more goes out of either.
+    monkeypatch.setattr(conf, "AUTORESPONSE_MAX_PER_HOUR_ALL", 5)
+    username, password = f"sales-{secrets.token_hex(4)}@example.test", secrets.token_urlsafe(12)
+    dovecot.add_user(username, password)
+    account = ImapAccount(dovecot.host, dovecot.port, username, password, dovecot)
+    with SmtpSink(username=username, password=password, auth_required=True) as sink:
+        sales = add_mailbox("Sales", "sales@example.test", account, sink)
+        other = Rig(account, sink, sales, add_rule(sales))
+
+        first = rig.deliver(*(person(return_path=f"a{n}@forged{n}.test") for n in range(3)))
+        second = other.deliver(
+            *(person(to="sales@example.test", return_path=f"b{n}@forged{n}.test") for n in range(4))
+        )
+
+        assert (len(rig.answers), len(other.answers)) == (3, 2)
+        assert all("reply queued" in detail(record) for record in first)
+        capped = [r for r in second if "for all mailboxes together is reached" in detail(r)]
+        assert len(capped) == 2
+        assert "reply suppressed: the limit of 5 answers an hour" in detail(capped[0])
+        (alert,) = Alert.objects.filter(key="autoresponse-cap-all")
+        assert alert.mailbox_id == sales.pk and alert.resolved_at is None
+        assert "MAILROOM_AUTORESPONSE_MAX_PER_HOUR_ALL" in alert.text
+        # The first mailbox is held back too now, and says which cap holds.
+        (late,) = rig.deliver(person(return_path="late@cust.test"))
+        assert "for all mailboxes together is reached" in detail(late)
+        assert len(rig.answers) == 3
+
+        # An hour later the mailbox answers again, and its open alert is resolved.
+        AnswerRecord.objects.update(answered_at=timezone.now() - timedelta(hours=2))
+        (again,) = other.deliver(person(to="sales@example.test", return_path="c@cust.test"))
+        assert "reply queued" in detail(again)
+        assert Alert.objects.get(key="autoresponse-cap-all", mailbox=sales).resolved_at is not None
+        assert len(other.answers) == 3
