@@ -48,10 +48,12 @@ def check_message(ctx: Context) -> str | None:
     if address is None:
         return "no usable Return-Path"
     if "system_addresses" not in ctx.cache:
-        ctx.cache["system_addresses"] = {
-            email.lower() for email in Mailbox.objects.values_list("email", flat=True)
-        }
-    if address.lower() in ctx.cache["system_addresses"]:
+        # Row A22: every system mailbox's address and aliases (two mailboxes, or a mailbox
+        # and another's alias, must never answer each other).
+        ctx.cache["system_addresses"] = set().union(
+            *(mailbox.own_addresses() for mailbox in Mailbox.objects.only("email", "aliases"))
+        )
+    if address.strip().lower() in ctx.cache["system_addresses"]:
         return "the sender is a system mailbox"
     days = conf.AUTORESPONSE_BOUNCE_BLOCK_DAYS
     if AnswerRecord.objects.bounced_since(

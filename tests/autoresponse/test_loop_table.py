@@ -304,6 +304,22 @@ def test_a22_mail_from_another_mailroom_mailbox_is_not_answered(rig: Rig) -> Non
     assert rig.sink.messages == []
 
 
+@pytest.mark.parametrize("whose", ["another mailbox's", "this mailbox's"])
+def test_a22_mail_from_an_alias_of_a_mailroom_mailbox_is_not_answered(rig: Rig, whose: str) -> None:
+    if whose == "this mailbox's":
+        Mailbox.objects.filter(pk=rig.mailbox.pk).update(aliases="help@example.test")
+    else:
+        Mailbox.objects.create(
+            label="Sales",
+            email="sales@example.test",
+            aliases="orders@example.test\nhelp@example.test",
+        )
+    (record,) = rig.deliver(person(return_path="Help@Example.test"))
+
+    assert "the sender is a system mailbox" in detail(record)
+    assert rig.sink.messages == []
+
+
 def test_a23_a_sender_is_answered_once_per_rule_within_the_window(rig: Rig) -> None:
     first, second = rig.deliver(person(), person(subject="And another thing"))
 
