@@ -143,7 +143,8 @@ def parse_date(value: str) -> datetime | None:
     """Parse an RFC 5322 date to an aware datetime; None when it cannot be parsed.
 
     A date without a usable zone ("-0000") is taken as UTC, which is what RFC 5322 says it
-    means.
+    means. A date that exists only in its own zone ("31 Dec 9999 23:59 -1400" is in the year
+    10000 in UTC) cannot be stored or compared, so it counts as unparseable.
     """
     try:
         parsed = parsedate_to_datetime(value)
@@ -153,4 +154,8 @@ def parse_date(value: str) -> datetime | None:
         return None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
+    try:
+        parsed.astimezone(UTC)
+    except OverflowError:
+        return None
     return parsed
