@@ -102,17 +102,28 @@ def _decode(data: bytes, codec: str | None) -> tuple[str, bool]:
     return text if text is not None else data.decode("cp1252", "replace"), False
 
 
+def decode_text(data: bytes, charset: str | None) -> tuple[str, bool, bool]:
+    """Decode data as :func:`decode_bytes` does; also say whether NUL characters were removed.
+
+    A NUL is no character of any text (RFC 5322 section 2.3, RFC 2045 section 2.7): text that
+    held one was damaged on the way, and the reader should know it is not exactly as sent.
+    """
+    codec = resolve_charset(charset) if charset else None
+    text, ok = _decode(data, codec)
+    had_nul = "\x00" in text
+    if had_nul:
+        text = text.replace("\x00", "")
+    return ensure_utf8(text), ok or charset is None, had_nul
+
+
 def decode_bytes(data: bytes, charset: str | None) -> tuple[str, bool]:
     """Decode data with its declared charset, falling back to UTF-8, then Windows-1252.
 
     Returns the text and whether the declared charset (if any) decoded it. The text is valid
     UTF-8 and contains no NUL.
     """
-    codec = resolve_charset(charset) if charset else None
-    text, ok = _decode(data, codec)
-    if "\x00" in text:
-        text = text.replace("\x00", "")
-    return ensure_utf8(text), ok or charset is None
+    text, ok, _had_nul = decode_text(data, charset)
+    return text, ok
 
 
 def bytes_to_text(data: bytes) -> str:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from mailroom.mime.addresses import Address, parse_address_list, parse_return_path
-from mailroom.mime.charsets import clean_header_text, decode_bytes, fix_8bit
+from mailroom.mime.charsets import clean_header_text, decode_text, fix_8bit
 from mailroom.mime.headers import (
     decode_encoded_words,
     decode_header_value,
@@ -113,6 +113,9 @@ def parse_message(raw: bytes) -> ParsedMessage:
 
 def _read_headers(parsed: ParsedMessage, root: MimeNode) -> None:
     for name, value in root.raw_headers:
+        if "\x00" in name or "\x00" in value:
+            # No header may hold a NUL (RFC 5322 section 2.2); the shown value drops it.
+            parsed.defects.append(f"NUL characters removed from the header {excerpt(name)}")
         name = clean_header_text(name)
         parsed.headers.append((name, decode_header_value(value, name, parsed.defects)))
     parsed.subject = parsed.header("Subject") or ""
@@ -203,9 +206,11 @@ def _decode_text(node: MimeNode, defects: list[str]) -> str:
     if problem:
         defects.append(f"{problem} in {_where(node)}")
     charset = node.headers.get_content_charset()
-    text, ok = decode_bytes(payload, charset)
+    text, ok, had_nul = decode_text(payload, charset)
     if not ok:
         defects.append(f"undecodable charset {excerpt(str(charset))} in {_where(node)}")
+    if had_nul:
+        defects.append(f"NUL characters removed from the text of {_where(node)}")
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     return text
