@@ -123,6 +123,10 @@ ADMIN_PASSWORD = os.environ.get("MAILROOM_ADMIN_PASSWORD", "")
 LOGIN_FAILURE_LIMIT = env_int("MAILROOM_LOGIN_FAILURE_LIMIT", 5, minimum=1)
 LOGIN_LOCKOUT_MINUTES = env_int("MAILROOM_LOGIN_LOCKOUT_MINUTES", 15, minimum=1)
 
+# "Check connection" logs in to a server someone names: at most this many checks per person
+# in any 60 seconds, so that it cannot serve to guess passwords or scan a network (S19).
+CHECKS_PER_MINUTE = env_int("MAILROOM_CHECKS_PER_MINUTE", 10, minimum=1)
+
 # A session ends this many hours after login, and when the browser closes if
 # MAILROOM_SESSION_BROWSER_CLOSE is on.
 SESSION_HOURS = env_int("MAILROOM_SESSION_HOURS", 12, minimum=1)

@@ -2,6 +2,7 @@
 
 from mailroom.models.alerts import Alert
 from mailroom.models.answers import AnswerRecord
+from mailroom.models.audit import CheckOutcome, ConnectionCheck
 from mailroom.models.conversations import Contact, Conversation, MessageReference
 from mailroom.models.crm import (
     Case,
@@ -49,8 +50,10 @@ __all__ = [
     "Case",
     "CasePriority",
     "CaseStatus",
+    "CheckOutcome",
     "ConditionField",
     "ConditionOperator",
+    "ConnectionCheck",
     "Contact",
     "Conversation",
     "EmailTemplate",

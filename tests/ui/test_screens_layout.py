@@ -266,6 +266,7 @@ SCREENS = {
     "person-form": "person-create",
     "roles": "role-list",
     "health": "health",
+    "connection-checks": "connection-checks",
 }
 ARGUMENT_IDS = {
     "mailbox": "mailbox_id",

@@ -56,6 +56,7 @@ ADMIN_ONLY = {
     "person-create",
     "role-list",
     "health",
+    "connection-checks",
 }
 # Where a page's parameter must name a particular object of the mailbox: inline images are
 # served only for an image part.

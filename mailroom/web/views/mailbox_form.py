@@ -27,8 +27,10 @@ from mailroom.mailboxes.actions import (
     set_folders,
 )
 from mailroom.mailboxes.check import check_imap, check_smtp
+from mailroom.mailboxes.check_log import TooMany, begin_check, end_check
 from mailroom.mailboxes.servers import imap_settings, smtp_settings
 from mailroom.models import Mailbox, MailboxConnection
+from mailroom.people.signin import client_address
 from mailroom.transport.errors import TransportError
 from mailroom.web.forms import (
     ACCOUNT_FIELDS,
@@ -68,8 +70,13 @@ def _new_account(form: MailboxForm, mailbox: Mailbox | None) -> bool:
     return is_new_account(mailbox, form.account_input())
 
 
-def _check_connection(form: MailboxForm, mailbox: Mailbox | None, password: str) -> list[str]:
-    """Try the IMAP settings of the form; put errors at their field, return the folders."""
+def _check_connection(
+    request: HttpRequest, form: MailboxForm, mailbox: Mailbox | None, password: str
+) -> list[str] | TooMany:
+    """Try the IMAP settings of the form; put errors at their field, return the folders.
+
+    Every check that connects is in the audit log, and one over the person's rate limit
+    connects to nothing (:mod:`mailroom.mailboxes.check_log`)."""
     for name in list(form.errors):
         if name not in CONNECTION_FIELDS:
             del form.errors[name]
@@ -94,16 +101,27 @@ def _check_connection(form: MailboxForm, mailbox: Mailbox | None, password: str)
         except CredentialError as exc:
             form.add_error("password", str(exc).capitalize() + ".")
             return []
+    if not data["smtp_enabled"]:
+        connection.smtp_host = ""
+    assert request.user.pk is not None  # the view is for people logged in
+    entry = begin_check(request.user.pk, client_address(request), connection, mailbox)
+    if isinstance(entry, TooMany):
+        return entry
     try:
         folders = check_imap(imap_settings(connection, password=password))
     except TransportError as exc:
-        form.add_error(_field("imap", exc.field), str(exc).capitalize() + ".")
+        error = str(exc).capitalize() + "."
+        form.add_error(_field("imap", exc.field), error)
+        end_check(entry, [f"IMAP: {error}"])
         return []
-    if data["smtp_enabled"] and data["smtp_host"]:
+    errors = []
+    if connection.smtp_host:
         try:
             check_smtp(smtp_settings(connection, password=password))
         except TransportError as exc:
-            form.add_error(_field("smtp", exc.field), f"SMTP: {exc}.")
+            errors.append(f"SMTP: {exc}.")
+            form.add_error(_field("smtp", exc.field), errors[-1])
+    end_check(entry, errors)
     return [f.name for f in folders]
 
 
@@ -153,8 +171,14 @@ def mailbox_form(request: HttpRequest, mailbox_id: int | None = None) -> HttpRes
     password = typed or unseal_secret(sealed)
     context: dict[str, Any] = {"form": form, "mailbox": mailbox, "known_folders": known}
     if "check" in request.POST:
-        found = _check_connection(form, mailbox, password)
+        found = _check_connection(request, form, mailbox, password)
         context["new_account"] = _new_account(form, mailbox)
+        if isinstance(found, TooMany):
+            messages.error(request, str(found))
+            response = _render(request, context)
+            response.status_code = 429
+            response["Retry-After"] = str(found.seconds)
+            return response
         if found:
             known = list(dict.fromkeys(known + found))
             form.offer_folders(known)
