@@ -131,11 +131,12 @@ def _local_part(address: str) -> str:
     return address.rpartition("@")[0] if "@" in address else address
 
 
-def _return_path(msg: ParsedMessage, from_fallback: bool) -> str | None:
+def _return_path(msg: ParsedMessage) -> str | None:
+    # No Return-Path header at all is no sign of automatic mail: mail copied into a folder, or
+    # served by an IMAP server that does not show it, lacks one too. It only leaves nowhere
+    # to answer (reply_address, row A13); the message is still a person's, for a Lead or Case.
     if msg.return_path is None:
-        # With the From fallback on, a missing Return-Path is the server hiding it, not a sign
-        # of automatic mail: reply_address decides whether the From may be answered instead.
-        return None if from_fallback else "no Return-Path"
+        return None
     if msg.return_path == "":
         return "null Return-Path"
     local = _local_part(msg.return_path).strip('"')
@@ -144,9 +145,18 @@ def _return_path(msg: ParsedMessage, from_fallback: bool) -> str | None:
     return None
 
 
+# An empty angle address: the null sender, which only a mail system writes (From: MAILER-DAEMON <>),
+# looked for outside quoted display names.
+_NULL_ADDRESS = re.compile(r"<\s*>")
+_QUOTED = re.compile(r'"(?:[^"\\]|\\.)*"')
+
+
 def _robot_sender(msg: ParsedMessage) -> str | None:
     # The same robot names as for the Return-Path: a From of MAILER-DAEMON or no-reply is the
-    # sender saying it is a machine (Odoo and RT check the From this way).
+    # sender saying it is a machine (Odoo and RT check the From this way). So is a From of the
+    # null sender <>, which bounces carry when the Return-Path that would say so is not shown.
+    if any(_NULL_ADDRESS.search(_QUOTED.sub("", value)) for value in msg.header_all("From")):
+        return "sender is the null address <>"
     for address in msg.from_:
         if address.email.lower() in _REPORT_SENDERS:
             return f"sender is {_REPORT_SENDERS[address.email.lower()]}"
@@ -160,19 +170,18 @@ def _robot_sender(msg: ParsedMessage) -> str | None:
     return None
 
 
-def automated_reason(msg: ParsedMessage, *, from_fallback: bool = False) -> str | None:
+def automated_reason(msg: ParsedMessage) -> str | None:
     """Return why msg is automatic mail that must never be answered, or None if it may be.
 
     The checks are header facts only; a Subject starting "Auto:" is deliberately not one
-    (RFC 3834 section 3.1.5, row A31). A missing Return-Path is one, unless ``from_fallback``
-    (``MAILROOM_AUTORESPONSE_FROM_FALLBACK``) says the server hides it: see
-    :func:`reply_address`.
+    (RFC 3834 section 3.1.5, row A31). A missing Return-Path is not one: such mail is not
+    answered for want of an address (:func:`reply_address`), but it is not automatic.
     """
     for check in (_auto_submitted, _precedence, _marker_headers, _report, _robot_sender):
         reason = check(msg)
         if reason is not None:
             return reason
-    return _return_path(msg, from_fallback)
+    return _return_path(msg)
 
 
 def reply_address(msg: ParsedMessage, *, from_fallback: bool = False) -> str | None:

@@ -46,6 +46,9 @@ def check_message(ctx: Context) -> str | None:
         return f"automatic mail ({ctx.automated_reason})"
     address = reply_to(ctx)
     if address is None:
+        if ctx.parsed.return_path is None and not conf.AUTORESPONSE_FROM_FALLBACK:
+            # Row A13: never the From, Reply-To or Sender instead.
+            return "no Return-Path: nowhere to answer"
         return "no usable Return-Path"
     if "system_addresses" not in ctx.cache:
         # Row A22: every system mailbox's address and aliases (two mailboxes, or a mailbox

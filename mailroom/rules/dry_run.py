@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from mailroom import conf
 from mailroom.mime.autoreply import automated_reason
 from mailroom.models import AutoResponseRule, Mailbox, Message, OutboxMessage, ProcessingRecord
 from mailroom.outbox.queue import reply_language
@@ -65,7 +64,7 @@ def _plan(draft: DraftRule, message: Message, cache: dict[str, Any]) -> PlannedA
         mailbox=message.mailbox,
         parsed=parsed,
         record=record,
-        automated_reason=automated_reason(parsed, from_fallback=conf.AUTORESPONSE_FROM_FALLBACK),
+        automated_reason=automated_reason(parsed),
         contact=message.contact,
         cache=cache,
     )

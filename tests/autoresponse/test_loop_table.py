@@ -22,6 +22,7 @@ from mailroom import conf
 from mailroom.models import (
     Alert,
     AnswerRecord,
+    Case,
     Folder,
     Mailbox,
     Message,
@@ -113,7 +114,7 @@ ROWS = [
         )
     ),
     Row("A12", person(return_path=""), reason="null Return-Path"),
-    Row("A13", person(return_path=None), reason="no Return-Path"),
+    Row("A13", person(return_path=None), reason="no Return-Path: nowhere to answer"),
     *(
         Row(f"A14-{local}", person(return_path=f"{local}@cust.test"), reason="Return-Path is")
         for local in (
@@ -221,6 +222,19 @@ def test_a01_the_answer_carries_every_outbound_header(rig: Rig) -> None:
     assert OutboxMessage.objects.get().state == OutboxState.SENT
     assert AnswerRecord.objects.get().address == SENDER
     assert "reply queued" in detail(record)
+
+
+def test_a13_mail_without_a_return_path_is_not_answered_yet_becomes_a_case(rig: Rig) -> None:
+    # "SUPPRESS" is about the answer only: the message is a person's, and its Case is made.
+    Mailbox.objects.filter(pk=rig.mailbox.pk).update(processor_kind="case")
+    (record,) = rig.deliver(person(return_path=None, subject="My printer is broken"))
+
+    assert "no Return-Path: nowhere to answer" in detail(record)
+    assert record.automated_reason == ""
+    assert rig.sink.messages == []
+    case = Case.objects.get()
+    assert case.subject == "My printer is broken"
+    assert record.message.from_email == SENDER
 
 
 def test_a13_with_the_from_fallback_a_single_plausible_author_is_answered(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from mailroom import conf
 from mailroom.mime.autoreply import automated_reason
 from mailroom.models import Message
 from mailroom.pipeline.base import Context, Stop
@@ -26,9 +25,7 @@ class Classify:
         automated = cache.setdefault("automated", {})
         for message in messages:
             parsed[message.pk] = parsed_from_row(message)
-            automated[message.pk] = automated_reason(
-                parsed[message.pk], from_fallback=conf.AUTORESPONSE_FROM_FALLBACK
-            )
+            automated[message.pk] = automated_reason(parsed[message.pk])
 
     def run(self, ctx: Context) -> str | Stop:
         known: dict[int, str | None] = ctx.cache.get("automated", {})
@@ -36,9 +33,7 @@ class Classify:
         if pk in known:
             ctx.automated_reason = known[pk]
         else:
-            ctx.automated_reason = automated_reason(
-                ctx.parsed, from_fallback=conf.AUTORESPONSE_FROM_FALLBACK
-            )
+            ctx.automated_reason = automated_reason(ctx.parsed)
         return (
             f"automatic: {ctx.automated_reason}" if ctx.automated_reason else "written by a person"
         )
