@@ -166,7 +166,7 @@ def filtered(
         )
         messages = messages.filter(automatic if query.automatic else ~automatic)
     if query.answered is not None:
-        sent = OutboxMessage.objects.filter(state=OutboxState.SENT, in_reply_to__isnull=False)
+        sent = _written().filter(in_reply_to__isnull=False)
         if query.answered and sent[:COMMON].count() < COMMON:
             messages = messages.filter(pk__in=sent.values("in_reply_to"))
             few = True
@@ -188,8 +188,14 @@ def filtered(
     return messages
 
 
+def _written() -> QuerySet[OutboxMessage]:
+    """Replies a person wrote and mailroom sent: what makes a message "answered" (an
+    autoresponse only acknowledges it; the mail still waits for someone)."""
+    return OutboxMessage.objects.filter(state=OutboxState.SENT, rule__isnull=True)
+
+
 def _answers() -> QuerySet[OutboxMessage]:
-    return OutboxMessage.objects.filter(in_reply_to_id=OuterRef("pk"), state=OutboxState.SENT)
+    return _written().filter(in_reply_to_id=OuterRef("pk"))
 
 
 def page(mailbox: Mailbox, user: User, query: ListQuery) -> Page:

@@ -27,6 +27,7 @@ from mailroom.models import (
 from mailroom.pipeline import engine
 from mailroom.reading.listing import PAGE_SIZE
 from mailroom.reading.unread import mark_read
+from tests.autoresponse.helpers import add_rule
 from tests.pipeline.helpers import mailbox as make_mailbox
 from tests.storing import store_one
 
@@ -463,7 +464,7 @@ def test_it_filters_by_lead_and_case(plan: str, member: Client, mailbox: Mailbox
     assert "badge case" in page.split(f'data-message="{with_case.pk}"', 1)[1].split("</li>")[0]
 
 
-def test_it_filters_automatic_and_answered_mail(
+def test_it_filters_automatic_and_answered_mail_answered_by_a_person(
     plan: str, member: Client, mailbox: Mailbox
 ) -> None:
     robot = _store(mailbox, _raw("Out of office"), 1)
@@ -485,6 +486,16 @@ def test_it_filters_automatic_and_answered_mail(
         to_email="alice@customer.test",
         raw=b"",
         state=OutboxState.FAILED,
+    )
+    # An autoresponse only acknowledges: the mail still waits for a person's answer.
+    OutboxMessage.objects.create(
+        mailbox=mailbox,
+        in_reply_to=person,
+        rule=add_rule(mailbox),
+        message_id="<auto@example.test>",
+        to_email="alice@customer.test",
+        raw=b"",
+        state=OutboxState.SENT,
     )
     view = {"view": "messages"}
     assert _rows(_list(member, mailbox, automatic="1", **view)) == [robot.pk]
