@@ -1,5 +1,6 @@
-"""Sign-in safety with django-axes: who an attempt counts against, and what a locked-out
-login sees (the login page saying why and for how long, not a bare error page)."""
+"""Sign-in: the login form's own words, and safety with django-axes: who an attempt counts
+against, and what a locked-out login sees (the login page saying why and for how long, not a
+bare error page)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,22 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from mailroom import conf
+
+WRONG_LOGIN = (
+    "That email or user name and password do not match an account. Check both and try "
+    "again: both are case-sensitive."
+)
+
+
+class SignInForm(AuthenticationForm):
+    """Django's login form, with a failed login told in the login page's own words.
+
+    Django's text speaks of a "username", which this page labels "Email or user name". Like
+    Django's, it never says which of the two was wrong (nor whether the account exists or is
+    deactivated), so a login cannot be used to find out who has an account.
+    """
+
+    error_messages = {**AuthenticationForm.error_messages, "invalid_login": WRONG_LOGIN}
 
 
 def lockout_text() -> str:
@@ -70,9 +87,7 @@ def lockout_response(
     credentials: dict[str, Any] | None = None,
 ) -> HttpResponse:
     """The login page with the lock-out message (429 Too Many Requests)."""
-    form = AuthenticationForm(
-        request, initial={"username": attempted_username(request, credentials)}
-    )
+    form = SignInForm(request, initial={"username": attempted_username(request, credentials)})
     context = {
         "form": form,
         "locked_out": lockout_text(),

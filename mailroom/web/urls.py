@@ -3,6 +3,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import URLPattern, URLResolver, include, path
 
+from mailroom.people.signin import SignInForm
 from mailroom.web.views import (
     answers,
     attachments,
@@ -21,7 +22,9 @@ from mailroom.web.views import (
 urlpatterns: list[URLPattern | URLResolver] = [
     path(
         "login/",
-        auth_views.LoginView.as_view(template_name="mailroom/login.html"),
+        auth_views.LoginView.as_view(
+            template_name="mailroom/login.html", authentication_form=SignInForm
+        ),
         name="login",
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
