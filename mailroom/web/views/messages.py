@@ -4,7 +4,10 @@ attachments, its conversation, its Lead or Case, its processing record and answe
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from typing import TypeVar
+from urllib.parse import unquote
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -15,8 +18,8 @@ from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_POST
 
 from mailroom.access.policy import access_mailbox, access_message, is_admin
+from mailroom.models import Attachment, Lead, Message, SentCopy
 from mailroom.models import Case as CaseRecord
-from mailroom.models import Lead, Message, SentCopy
 from mailroom.pipeline.engine import MAX_ATTEMPTS, reset_processing
 from mailroom.reading.unread import mark_read
 from mailroom.rendering.mail_view import blocked_remote, linked_text
@@ -40,6 +43,40 @@ def _view(request: HttpRequest, message: Message) -> str:
 def _linked(text: str) -> SafeString:
     # linked_text escapes every character of the sender's text; only its own links are markup.
     return mark_safe(linked_text(text))  # noqa: S308
+
+
+# A ``cid:`` reference in the HTML body: up to a quote, space or bracket that ends it.
+_CID = re.compile(r"""cid:([^"'\s)>]+)""", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class InlineImage:
+    """An image of the HTML body (a part with a Content-ID that the body refers to)."""
+
+    attachment: Attachment
+    name: str
+
+
+def _split_parts(message: Message) -> tuple[list[Attachment], list[InlineImage]]:
+    """The message's attachments, and apart from them the images its HTML body shows.
+
+    A part is the body's when it is an image with a Content-ID the HTML refers to as
+    ``cid:``; a part with a Content-ID nothing refers to (some mailers give every part one)
+    stays an attachment, else it would be shown nowhere.
+    """
+    cited = {unquote(m).strip("<>").lower() for m in _CID.findall(message.html_body or "")}
+    attachments: list[Attachment] = []
+    inline: list[InlineImage] = []
+    for part in message.attachments.all():
+        if (
+            part.content_id
+            and part.content_id.strip("<>").lower() in cited
+            and part.content_type.lower().startswith("image/")
+        ):
+            inline.append(InlineImage(part, part.filename or f"inline image {len(inline) + 1}"))
+        else:
+            attachments.append(part)
+    return attachments, inline
 
 
 def _record(model: type[R], message: Message) -> R | None:
@@ -72,6 +109,7 @@ def message_detail(request: HttpRequest, message_id: int) -> HttpResponse:
     conversation_size = conversation.count()
     text = _linked(message.text_body) if view == "text" else ""
     lead, case = _record(Lead, message), _record(CaseRecord, message)
+    attachments, inline_images = _split_parts(message)
     # Opening the message reads it, for this person only.
     mark_read(request.user, message.pk)
     return render(
@@ -82,7 +120,8 @@ def message_detail(request: HttpRequest, message_id: int) -> HttpResponse:
             "processing": processing,
             "next_attempt": when(processing.retry_at, default="") if processing else "",
             "max_attempts": MAX_ATTEMPTS,
-            "attachments": message.attachments.all(),
+            "attachments": attachments,
+            "inline_images": inline_images,
             "view": view,
             "text": text,
             "allow_remote": allow_remote,
