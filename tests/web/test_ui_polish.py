@@ -5,9 +5,12 @@ superusers only, and inline images kept out of a message's attachments."""
 from __future__ import annotations
 
 import base64
+from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import User
+from django.contrib.staticfiles import finders
+from django.template import engines
 from django.test import Client
 
 from mailroom.people.signin import WRONG_LOGIN
@@ -62,6 +65,56 @@ def test_a_wrong_login_is_told_without_saying_which_part_was_wrong(agent: User) 
     agent.save()
     text = Client().post("/login/", {"username": agent.username, "password": "pw-agent-1"})
     assert WRONG_LOGIN in text.content.decode()
+
+
+# 3. and 4. The 404 page in the product's look, the 500 page static, the icon.
+
+
+def test_a_missing_page_is_the_products_404_for_everyone_with_the_same_words(
+    agent: User, staff: User
+) -> None:
+    box = make_mailbox()
+    message = stored(box)
+    # Pages that never existed, and things that exist but are not the agent's to see.
+    missing = ["/no-such-page/", "/messages/999999/", f"/mailboxes/{box.pk + 1000}/"]
+    hidden = [f"/mailboxes/{box.pk}/", f"/messages/{message.pk}/", "/people/"]
+    asked = [(Client(), ["/no-such-page/"]), (_client(agent), missing + hidden)]
+    asked.append((_client(staff), missing))
+    bodies = set()
+    for client, urls in asked:
+        for url in urls:
+            response = client.get(url)
+            assert response.status_code == 404, url
+            page = response.content.decode()
+            assert STYLESHEET in page and ICON in page
+            assert "<h1>Page not found</h1>" in page
+            assert url not in page
+            # The words, without the header (whose name and menu differ per person).
+            bodies.add(page[page.index('<main id="content"') :])
+    assert len(bodies) == 1
+    # Byte for byte: a hidden thing's 404 is a missing thing's.
+    client = _client(agent)
+    assert client.get(f"/messages/{message.pk}/").content == client.get(missing[1]).content
+    # A person who is logged in still has the header and its menu to go on from.
+    page = client.get("/no-such-page/").content.decode()
+    assert '<header class="top">' in page and 'href="/cases/"' in page
+
+
+def test_the_server_error_page_needs_no_request_nor_database() -> None:
+    page = engines["django"].get_template("500.html").render()
+    assert STYLESHEET in page and ICON in page
+    assert "Something went wrong" in page
+
+
+def test_every_page_names_the_icon_and_favicon_ico_leads_to_it(agent: User) -> None:
+    page = _client(agent).get("/").content.decode()
+    assert ICON in page
+    icon = finders.find("mailroom/icon.svg")
+    assert isinstance(icon, str)
+    assert Path(icon).read_text().startswith("<svg ")
+    response = Client().get("/favicon.ico")
+    assert response.status_code == 302
+    assert response["Location"] == "/static/mailroom/icon.svg"
 
 
 # 6. Inline images belong to the body, not to the attachments.
