@@ -77,8 +77,8 @@ def test_a_missing_page_is_the_products_404_for_everyone_with_the_same_words(
     message = stored(box)
     # Pages that never existed, and things that exist but are not the agent's to see.
     missing = ["/no-such-page/", "/messages/999999/", f"/mailboxes/{box.pk + 1000}/"]
-    hidden = [f"/mailboxes/{box.pk}/", f"/messages/{message.pk}/", "/people/"]
-    asked = [(Client(), ["/no-such-page/"]), (_client(agent), missing + hidden)]
+    hidden = [f"/mailboxes/{box.pk}/", f"/messages/{message.pk}/", "/people/", "/admin/"]
+    asked = [(Client(), ["/no-such-page/", "/admin/"]), (_client(agent), missing + hidden)]
     asked.append((_client(staff), missing))
     bodies = set()
     for client, urls in asked:
@@ -115,6 +115,55 @@ def test_every_page_names_the_icon_and_favicon_ico_leads_to_it(agent: User) -> N
     response = Client().get("/favicon.ico")
     assert response.status_code == 302
     assert response["Location"] == "/static/mailroom/icon.svg"
+
+
+# 5. The Django admin exists for superusers only.
+
+ADMIN_URLS = [
+    "/admin/",
+    "/admin/login/",
+    "/admin/auth/user/",
+    "/admin/auth/user/1/change/",
+    "/admin/auth",
+    "/admin/mailroom/leadsource/",
+    "/admin/password_change/",
+    "/admin/no-such-thing/",
+]
+
+
+def test_the_admin_is_a_404_to_anyone_but_a_superuser(agent: User, staff: User) -> None:
+    not_found = Client().get("/no-such-page/").content
+    for client in (Client(), _client(agent), _client(staff)):
+        for url in ADMIN_URLS:
+            response = client.get(url)
+            assert response.status_code == 404, url
+            assert b"Page not found" in response.content
+        # Logging in through the admin's own form is no way in either.
+        response = client.post("/admin/login/", {"username": "x", "password": "y"})
+        assert response.status_code == 404
+    assert b"Page not found" in not_found
+
+
+def test_a_staff_member_cannot_log_in_through_the_admin(staff: User) -> None:
+    client = Client()
+    response = client.post("/admin/login/", {"username": staff.username, "password": "pw-staff-1"})
+    assert response.status_code == 404
+    assert "_auth_user_id" not in client.session
+
+
+def test_a_superuser_still_uses_the_admin(superuser: User) -> None:
+    client = _client(superuser)
+    assert client.get("/admin/").status_code == 200
+    assert client.get("/admin/auth/user/").status_code == 200
+    assert client.get(f"/admin/auth/user/{superuser.pk}/change/").status_code == 200
+    assert client.get("/admin/mailroom/leadsource/").status_code == 200
+    assert client.get("/admin/axes/accessattempt/").status_code == 200
+    # Logged in already, the admin's login page sends a superuser on to the index.
+    assert client.get("/admin/login/")["Location"] == "/admin/"
+    # A superuser logs in on mailroom's login page, then opens the admin.
+    fresh = Client()
+    fresh.post("/login/", {"username": superuser.username, "password": "pw-root-1"})
+    assert fresh.get("/admin/").status_code == 200
 
 
 # 6. Inline images belong to the body, not to the attachments.
