@@ -5,6 +5,7 @@ superusers only, and inline images kept out of a message's attachments."""
 from __future__ import annotations
 
 import base64
+import re
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,8 @@ from django.contrib.staticfiles import finders
 from django.template import engines
 from django.test import Client
 
+from mailroom.crm.lists import ensure_default_lead_sources
+from mailroom.models import LeadSource
 from mailroom.people.signin import WRONG_LOGIN
 from tests.pipeline.helpers import mailbox as make_mailbox
 from tests.pipeline.helpers import stored
@@ -45,6 +48,42 @@ def staff() -> User:
 @pytest.fixture
 def agent() -> User:
     return User.objects.create_user("agent@example.test", "agent@example.test", "pw-agent-1")
+
+
+# 1. Destructive actions ask first.
+
+
+def _confirm_of(page: str, button_id: str) -> str:
+    match = re.search(rf'<button[^>]*id="{button_id}"[^>]*>', page)
+    assert match, button_id
+    question = re.search(r'data-confirm="([^"]+)"', match.group(0))
+    assert question, match.group(0)
+    return question.group(1)
+
+
+def test_it_asks_before_resetting_a_password_or_deactivating(superuser: User, agent: User) -> None:
+    page = _client(superuser).get(f"/people/{agent.pk}/").content.decode()
+    assert "agent@example.test?" in _confirm_of(page, "reset-password")
+    assert _confirm_of(page, "deactivate").startswith("Deactivate agent@example.test?")
+    # The question is asked by the page's own script, loaded on every page.
+    assert '<script src="/static/mailroom/confirm.js" defer></script>' in page
+    assert finders.find("mailroom/confirm.js")
+
+
+def test_it_asks_before_deleting_a_lead_source_and_deletes_without_javascript(
+    staff: User,
+) -> None:
+    ensure_default_lead_sources()
+    source = LeadSource.objects.get(name="Email")
+    client = _client(staff)
+    page = client.get("/lead-sources/").content.decode()
+    deletes = re.findall(r'<button[^>]*value="delete"[^>]*>', page)
+    assert deletes
+    assert all("data-confirm=" in button for button in deletes)
+    assert "Delete the lead source “Email”? This cannot be undone." in page
+    # The question is the browser's: the post itself is what it was.
+    client.post(f"/lead-sources/{source.pk}/", {"action": "delete"})
+    assert not LeadSource.objects.filter(pk=source.pk).exists()
 
 
 # 2. A wrong password is told in the login page's own words.
