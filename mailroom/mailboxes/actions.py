@@ -17,6 +17,7 @@ from mailroom.models import (
     Lead,
     Mailbox,
     MailboxConnection,
+    OutboxMessage,
     OutboxState,
 )
 from mailroom.tasks.dispatch import enqueue
@@ -127,7 +128,29 @@ def save_mailbox(
     if password is not None:
         connection.set_password(password)
     connection.save()
+    smtp_changed = old is not None and any(
+        getattr(old, name) != getattr(connection, name) for name in _SMTP_FIELDS
+    )
+    if smtp_changed or credentials_changed:
+        send_refused_replies_again(mailbox)
     return mailbox
+
+
+# What a refused send may have been refused for: a change makes waiting replies worth a try.
+_SMTP_FIELDS = ("smtp_enabled", "smtp_host", "smtp_port", "smtp_encryption", "username")
+
+
+def send_refused_replies_again(mailbox: Mailbox) -> int:
+    """Replies waiting to be tried again after a refusal are tried now, with the settings just
+    saved (not at the end of their backoff); how many."""
+    waiting = OutboxMessage.objects.filter(mailbox=mailbox, state=OutboxState.PENDING).exclude(
+        last_error=""
+    )
+    ids = list(waiting.values_list("pk", flat=True))
+    OutboxMessage.objects.filter(pk__in=ids).update(next_attempt_at=timezone.now())
+    for outbox_id in ids:
+        enqueue("send_outbox", outbox_id)
+    return len(ids)
 
 
 def set_processor(mailbox: Mailbox, kind: str, settings: dict[str, Any]) -> None:

@@ -34,7 +34,18 @@ _DEFAULT_DETAIL = {
     MailboxStatus.DISABLED: "IMAP is switched off in this mailbox's settings: no mail is fetched.",
 }
 
-_FAILING = frozenset({MailboxStatus.AUTH_ERROR, MailboxStatus.DEGRADED, MailboxStatus.ERROR})
+# Not a stored status: what a mailbox that fetches mail but has no folder to sync shows (it
+# never connects, so nothing else would ever say that it gets no mail).
+NO_FOLDERS = "no_folders"
+_NO_FOLDERS_LABEL = "No folders chosen"
+_NO_FOLDERS_DETAIL = (
+    "No folder is chosen for syncing, so no mail is fetched. Choose folders in the mailbox's "
+    "settings (Check connection lists the server's folders)."
+)
+
+_FAILING = frozenset(
+    {MailboxStatus.AUTH_ERROR, MailboxStatus.DEGRADED, MailboxStatus.ERROR, NO_FOLDERS}
+)
 
 
 def when(moment: datetime | None, default: str = "never") -> str:
@@ -235,6 +246,9 @@ def mailbox_health(
     if folders is None:
         folders = list(mailbox.folders.filter(selected=True).order_by("name"))
     status, detail = _status(mailbox)
+    label = MailboxStatus(status).label
+    if not folders and status != MailboxStatus.DISABLED:
+        status, label, detail = NO_FOLDERS, _NO_FOLDERS_LABEL, _NO_FOLDERS_DETAIL
     shown = [_folder(f, mailbox.account_version) for f in folders]
     if not server_settings:
         detail = without_server(detail, mailbox)
@@ -242,7 +256,7 @@ def mailbox_health(
             folder.last_error = without_server(folder.last_error, mailbox)
     return MailboxHealth(
         status=status,
-        label=MailboxStatus(status).label,
+        label=label,
         detail=detail,
         last_synced_at=mailbox.last_synced_at,
         retry_at=mailbox.retry_at,
@@ -356,7 +370,7 @@ class MailboxStatusRow:
         then mailboxes at rest."""
         if self.health.status in (MailboxStatus.ERROR, MailboxStatus.AUTH_ERROR):
             return 0
-        if self.health.status == MailboxStatus.DEGRADED:
+        if self.health.status in (MailboxStatus.DEGRADED, NO_FOLDERS):
             return 1
         if self.problems or self.open_alerts:
             return 2
@@ -397,6 +411,7 @@ class HealthOverview:
 
 _OUTBOX_WAITING = (OutboxState.PENDING, OutboxState.SENDING)
 _OUTBOX_FAILED = (OutboxState.FAILED, OutboxState.ABANDONED)
+_OUTBOX_RETRYING = Q(state=OutboxState.PENDING) & ~Q(last_error="")
 
 
 def health_overview() -> HealthOverview:
@@ -434,7 +449,10 @@ def health_overview() -> HealthOverview:
         .annotate(
             pending=Count("id", filter=Q(state__in=_OUTBOX_WAITING)),
             failed=Count("id", filter=Q(state__in=_OUTBOX_FAILED)),
-            last_failed=Max("id", filter=Q(state__in=_OUTBOX_FAILED)),
+            # Waiting to be tried again after a refusal: a problem too (a wrong SMTP setting
+            # shows here first, long before the attempts run out).
+            retrying=Count("id", filter=_OUTBOX_RETRYING),
+            last_failed=Max("id", filter=Q(state__in=_OUTBOX_FAILED) | _OUTBOX_RETRYING),
         )
         .order_by()
     }
@@ -478,7 +496,8 @@ def health_overview() -> HealthOverview:
             live=bool(mailbox.watch_owner and mailbox.watch_until and mailbox.watch_until >= now),
         )
         if health.error:
-            row.problems.append(Problem("Connection", health.error))
+            where = "Folders" if health.status == NO_FOLDERS else "Connection"
+            row.problems.append(Problem(where, health.error))
         row.problems += [
             Problem(f"Folder {f.name}", f.last_error)
             for f in own_folders
@@ -489,6 +508,9 @@ def health_overview() -> HealthOverview:
             row.problems.append(Problem("Processing", error))
         if sending and sending["last_failed"]:
             error = send_errors.get(sending["last_failed"]) or "no error recorded"
+            if sending["retrying"]:
+                waiting = f"{sending['retrying']} repl{'y' if sending['retrying'] == 1 else 'ies'}"
+                error = f"{waiting} waiting to be sent again; last refusal: {error}"
             row.problems.append(Problem("Sending", error))
         rows.append(row)
         totals.failing += health.failing
