@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from mailroom.models import AutoResponseRule, ConditionField, ConditionOperator, Mailbox
+from mailroom.rules.placeholders import empty_placeholders, warning
 
 _FIELDS = dict(ConditionField.choices)
 _OPERATORS = dict(ConditionOperator.choices)
@@ -20,8 +21,9 @@ def describe_condition(field: str, operator: str, value: str) -> str:
 
 
 def rule_rows(mailbox: Mailbox) -> list[AutoResponseRule]:
-    """The mailbox's rules in order, each with ``summary`` (its conditions in words) and
-    ``languages`` (those its response is written in)."""
+    """The mailbox's rules in order, each with ``summary`` (its conditions in words),
+    ``languages`` (those its response is written in) and ``placeholder_warning`` (what its
+    answers would leave empty, if anything: :mod:`mailroom.rules.placeholders`)."""
     rules = list(
         mailbox.rules.select_related("template")
         .prefetch_related("conditions", "template__translations")
@@ -32,4 +34,8 @@ def rule_rows(mailbox: Mailbox) -> list[AutoResponseRule]:
             describe_condition(c.field, c.operator, c.value) for c in rule.conditions.all()
         ]
         rule.languages = [t.language for t in rule.template.translations.all()]  # type: ignore[attr-defined]
+        names = empty_placeholders(rule, mailbox.processor_kind) if rule.active else []
+        rule.placeholder_warning = (  # type: ignore[attr-defined]
+            warning(rule, names, mailbox.processor_kind) if names else ""
+        )
     return rules

@@ -31,6 +31,7 @@ from mailroom.mailboxes.check_log import TooMany, begin_check, end_check
 from mailroom.mailboxes.servers import imap_settings, smtp_settings
 from mailroom.models import Mailbox, MailboxConnection
 from mailroom.people.signin import client_address
+from mailroom.rules.placeholders import mailbox_warnings
 from mailroom.transport.errors import TransportError
 from mailroom.web.forms import (
     ACCOUNT_FIELDS,
@@ -239,4 +240,7 @@ def mailbox_form(request: HttpRequest, mailbox_id: int | None = None) -> HttpRes
         group_ids=[g.pk for g in form.cleaned_data["roles"]],
     )
     messages.success(request, _saved_message(saved.label, new_account, request_sync(saved)))
+    # A processor changed under existing rules: answers may now leave a placeholder empty.
+    for text in mailbox_warnings(saved):
+        messages.warning(request, text)
     return redirect("mailbox-detail", mailbox_id=saved.pk)
