@@ -10,7 +10,8 @@ A message joins a conversation of its own mailbox, found in this order:
 3. a message of this mailbox that names this message's own Message-ID in In-Reply-To or
    References (a reply that arrived before its parent): the ``MessageReference`` index.
    Messages that merely name the same unknown id (a hundred customers answering one
-   newsletter sent from elsewhere) are not joined to each other;
+   newsletter sent from elsewhere) are not joined to each other, and a message whose
+   Message-ID an earlier one of the mailbox already has is not taken for the parent (F06c);
 4. a subject tag ``[Case 12]`` of a Case of this mailbox whose Contact is the sender.
 
 Nothing ever crosses mailboxes (threats.md S12): every lookup is filtered by mailbox, and an id
@@ -133,6 +134,15 @@ def _reply_to(mailbox_id: int, msg_id: str, message_pk: int) -> tuple[Any, ...] 
     return found[0] if found else None
 
 
+def _stored_before(mailbox_id: int, msg_id: str, message_pk: int) -> bool:
+    """Whether a message of the mailbox stored before ``message_pk`` has the Message-ID
+    ``msg_id``."""
+    return any(
+        in_mailbox == mailbox_id and pk < message_pk
+        for pk, in_mailbox, _id, _conversation in messages_named([msg_id])
+    )
+
+
 def _by_signature(mailbox: Mailbox, ids: list[str], ignored: list[str]) -> tuple[int, str] | None:
     for msg_id in ids:
         if not looks_like_ours(msg_id):
@@ -181,10 +191,20 @@ def decide(mailbox: Mailbox, message_pk: int, ids: ThreadIds, sender: str) -> Th
                 return ThreadDecision(sent[msg_id], f"our reply {msg_id}", ignored=ignored)
     if ids.message_id and not looks_like_ours(ids.message_id):
         # Only replies to this very message, never siblings that merely name the same id: a
-        # hundred customers answering one newsletter are a hundred conversations.
-        reply = _reply_to(mailbox.pk, ids.message_id, message_pk)
-        if reply is not None:
-            return ThreadDecision(reply[0], f"a reply to it (message {reply[1]})", ignored=ignored)
+        # hundred customers answering one newsletter are a hundred conversations. And only
+        # while the parent is missing: when an earlier message of the mailbox already has this
+        # Message-ID, the replies are that one's, and this one reuses its id (threats.md F06c:
+        # a forged copy must not slip into the victim's conversation).
+        if _stored_before(mailbox.pk, ids.message_id, message_pk):
+            ignored.append(
+                f"{ids.message_id}: an earlier message of this mailbox has this Message-ID "
+                "(its replies are not taken for this one's)"
+            )
+        else:
+            reply = _reply_to(mailbox.pk, ids.message_id, message_pk)
+            if reply is not None:
+                how = f"a reply to it (message {reply[1]})"
+                return ThreadDecision(reply[0], how, ignored=ignored)
     tag = CASE_TAG.search(ids.subject)
     if tag and sender:
         tagged = (

@@ -189,6 +189,35 @@ def test_a_forged_in_reply_to_never_reaches_into_another_mailbox(
     assert "not a conversation of this mailbox" in record.steps[1]["detail"]
 
 
+def test_a_message_reusing_a_stored_message_id_is_not_taken_for_the_parent_of_its_replies(
+    support: Mailbox, imap_account: ImapAccount
+) -> None:
+    # threats.md F06 (c): an attacker reuses the Message-ID of a mail a reply names.
+    victim_raw, victim_id = mail(sender="ann@customer.test", name="Ann", subject="Contract")
+    victim = deliver(imap_account, victim_raw)
+    reply_raw, _ = mail(
+        sender="ann@customer.test",
+        name="Ann",
+        subject="Re: Contract",
+        in_reply_to=victim_id,
+        references=[victim_id],
+    )
+    reply = deliver(imap_account, reply_raw)
+    assert reply.conversation is not None and reply.conversation == victim.conversation
+    attack_raw, _ = mail(
+        sender="mallory@evil.test", name="Mallory", subject="Contract", message_id=victim_id
+    )
+
+    attack = deliver(imap_account, attack_raw)
+
+    # (a) both are stored; (c) the victim's conversation is untouched.
+    assert Message.objects.filter(message_id=victim_id).count() == 2
+    assert attack.conversation is not None and attack.conversation != victim.conversation
+    assert Message.objects.filter(conversation=victim.conversation).count() == 2
+    assert attack.case is not None and attack.case != victim.case
+    assert "an earlier message of this mailbox has this Message-ID" in attack.steps[1]["detail"]
+
+
 def test_a_message_id_shaped_like_ours_with_a_bad_signature_joins_nothing(
     support: Mailbox, imap_account: ImapAccount
 ) -> None:
