@@ -381,3 +381,21 @@ def test_posts_of_people_without_access_change_nothing(world: World) -> None:
             path = _path(route, _values(world.bravo, world))
             client.post(path, {"status": "closed", "confirm": "yes", "name": "x", "to": "a@b.c"})
     assert _state() == before
+
+
+def test_every_post_without_its_csrf_token_is_refused_and_changes_nothing(world: World) -> None:
+    # threats.md S15: an administrator's browser tricked into posting from another site (no
+    # token) changes nothing, on every page of the product, the login and logout included.
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(world.admin)
+    before = _state()
+    accepted = []
+    for route in _routes():
+        path = _path(route, _values(world.bravo, world))
+        response = client.post(
+            path, {"status": "closed", "confirm": "yes", "name": "x", "to": "a@b.c"}
+        )
+        if response.status_code != 403:
+            accepted.append(f"POST {path} ({route.name}): {response.status_code}")
+    assert not accepted, "\n".join(accepted)
+    assert _state() == before
