@@ -55,6 +55,17 @@ def decrypt_secret(token: str) -> str:
         ) from None
 
 
+def rotate_secret(token: str) -> str:
+    """``token`` encrypted again with the first key (after a new key was put first in
+    ``MAILROOM_CREDENTIAL_KEYS``); raises :class:`CredentialError` if no key decrypts it."""
+    if not token:
+        return ""
+    try:
+        return _fernet().rotate(token.encode()).decode()
+    except InvalidToken:
+        raise CredentialError("no key of MAILROOM_CREDENTIAL_KEYS decrypts it") from None
+
+
 # How long a password sealed into a form stays usable.
 SEAL_SECONDS = 3600
 
