@@ -20,7 +20,7 @@ from mailroom.transport.errors import (
     SendRefused,
     classify,
 )
-from mailroom.transport.smtp import SmtpSettings, check_login, send_message
+from mailroom.transport.smtp import SmtpSettings, check_login, send_message, send_to_all
 from tests.servers.smtp import DROP, SmtpSink
 from tests.transport.peers import SilentPeer
 
@@ -258,3 +258,19 @@ def test_plain_sends_never_build_a_tls_context(monkeypatch: pytest.MonkeyPatch) 
         for _ in range(3):
             send_message(_settings(sink), mail_from="", rcpt="a@c.test", raw=RAW)
     assert calls == []
+
+
+def test_a_reply_to_two_recipients_one_refused_is_sent_to_neither_and_says_which() -> None:
+    # threats.md F19: a written reply reaches all its recipients or none (a partial send, sent
+    # again, would reach the others twice); the refusal names the refused address.
+    with SmtpSink() as sink:
+        sink.reject_rcpt("gone@c.test", "550 5.1.1 no such user")
+        with pytest.raises(SendRefused, match=r"gone@c\.test.*550") as refused:
+            send_to_all(
+                _settings(sink),
+                mail_from="support@x.test",
+                rcpts=["a@c.test", "gone@c.test"],
+                raw=RAW,
+            )
+        assert refused.value.code == 550
+        assert sink.accepted == []
