@@ -482,6 +482,29 @@ def test_a40_mail_that_arrived_long_ago_is_not_answered(rig: Rig) -> None:
     assert rig.sink.messages == []
 
 
+def test_f22_a_backlog_after_an_outage_gets_its_cases_and_no_answers(rig: Rig) -> None:
+    # threats.md F22: forty mails of different senders piled up on the server for 30 hours
+    # while mailroom was away: each becomes a Case (the work is not lost), none is answered
+    # (a day-old "we got your message" is noise, and a flood of them backscatter).
+    Mailbox.objects.filter(pk=rig.mailbox.pk).update(processor_kind="case")
+    rig.deliver()
+    connected = timezone.now() - timedelta(days=3)
+    Mailbox.objects.filter(pk=rig.mailbox.pk).update(account_started_at=connected)
+    Folder.objects.filter(mailbox=rig.mailbox).update(history_before=connected)
+    arrived = timezone.now() - timedelta(hours=30)
+    backlog = [
+        person(date=arrived, subject=f"Order {n}", return_path=f"c{n}@cust{n}.test")
+        for n in range(40)
+    ]
+
+    records = rig.deliver(*backlog, arrived=arrived)
+
+    assert len(records) == 40
+    assert all("stale: arrived 30 hours ago" in detail(r) for r in records)
+    assert rig.sink.messages == []
+    assert Case.objects.filter(subject__startswith="Order ").count() == 40
+
+
 def test_a40_a_sender_clock_a_little_off_or_in_the_future_is_answered(rig: Rig) -> None:
     late, early = rig.deliver(
         person(date=timezone.now() - timedelta(hours=25)),
