@@ -79,3 +79,12 @@ def test_an_answer_fills_in_the_case_its_link_and_the_date(
         f"See https://mailroom.example.test/cases/{case.pk}/ (lead ''), "
         f"received {local.day} {local.strftime('%B %Y')}."
     )
+
+
+def test_both_editors_warn_that_the_text_goes_to_the_public(admin: Client) -> None:
+    # threats.md S17: an autoresponse reaches anyone who writes, people probing addresses too.
+    box = mailbox()
+    for path in ("/templates/new/", f"/mailboxes/{box.pk}/rules/new/"):
+        page = admin.get(path).content.decode()
+        assert 'id="public-text-warning"' in page, path
+        assert "This text goes to the public." in page
