@@ -201,6 +201,48 @@ def blocked_remote(markup: str) -> int:
 
 _STYLE_ELEMENT = re.compile(r"(<style[^>]*>)(.*?)(</style>)", re.DOTALL | re.IGNORECASE)
 
+# Block elements that nest inside one another when left open. For each one opened, the HTML
+# parser looks down the stack of open elements (for a <p> to close), so a mail of 200,000
+# nested <div>s takes nh3 hours: quadratic in the depth. No mail shows anything at a depth of
+# hundreds, so start tags beyond this depth (and as many end tags of the same name) are left
+# out before cleaning; mail that stays shallower is not touched.
+_MAX_BLOCK_DEPTH = 400
+_NESTING_BLOCKS = frozenset(
+    {
+        "address", "article", "aside", "blockquote", "center", "details", "dialog", "dir",
+        "div", "dl", "fieldset", "figcaption", "figure", "footer", "form", "header", "hgroup",
+        "listing", "main", "menu", "nav", "ol", "pre", "section", "summary", "ul",
+    }
+)  # fmt: skip
+_BLOCK_TAG = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9]*)(?=[\s/>])[^>]*>?")
+
+
+def _capped_nesting(markup: str) -> str:
+    """``markup`` with block elements nested deeper than ``_MAX_BLOCK_DEPTH`` flattened."""
+    if markup.count("<") <= _MAX_BLOCK_DEPTH:
+        return markup
+    depth = 0
+    dropped: dict[str, int] = {}
+
+    def tag(match: re.Match[str]) -> str:
+        nonlocal depth
+        name = match.group(2).lower()
+        if name not in _NESTING_BLOCKS:
+            return match.group(0)
+        if match.group(1):
+            if dropped.get(name):
+                dropped[name] -= 1
+                return ""
+            depth = max(0, depth - 1)
+            return match.group(0)
+        if depth >= _MAX_BLOCK_DEPTH:
+            dropped[name] = dropped.get(name, 0) + 1
+            return ""
+        depth += 1
+        return match.group(0)
+
+    return _BLOCK_TAG.sub(tag, markup)
+
 
 def clean_mail_html(
     markup: str, *, inline_urls: Mapping[str, str], allow_remote: bool = False
@@ -213,7 +255,7 @@ def clean_mail_html(
     cleaning = _Cleaning(inline_urls, allow_remote)
     attribute: Callable[[str, str, str], str | None] = cleaning.attribute
     cleaned = nh3.clean(
-        markup,
+        _capped_nesting(markup),
         tags=_TAGS,
         clean_content_tags=_DROPPED_WITH_CONTENT,
         attributes=_ATTRIBUTES,
