@@ -51,8 +51,11 @@ def language_code(value: str) -> str:
 class ConditionForm(forms.Form):
     """One row: field, operator, value."""
 
-    field = forms.ChoiceField(choices=ConditionField.choices)
-    operator = forms.ChoiceField(choices=ConditionOperator.choices)
+    # A new rule starts with a row showing these: left as it is, the row is no condition.
+    field = forms.ChoiceField(choices=ConditionField.choices, initial=ConditionField.SUBJECT)
+    operator = forms.ChoiceField(
+        choices=ConditionOperator.choices, initial=ConditionOperator.CONTAINS
+    )
     value = forms.CharField(
         required=False,
         strip=False,

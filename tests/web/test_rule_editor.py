@@ -257,3 +257,22 @@ def test_the_unaddressed_switch_and_the_aliases_are_saved(admin: Client, box: Ma
     assert AutoResponseRule.objects.get().answer_unaddressed is True
     page = admin.get(f"/mailboxes/{box.pk}/rules/{AutoResponseRule.objects.get().pk}/")
     assert re.search(r'<input[^>]*name="answer_unaddressed"[^>]*checked', page.content.decode())
+
+
+def test_the_starting_condition_row_left_untouched_is_no_condition(
+    admin: Client, box: Mailbox
+) -> None:
+    # A new rule's page offers one row to fill in, as an extra row of the formset.
+    page = admin.get(f"/mailboxes/{box.pk}/rules/new/").content.decode()
+    assert 'name="conditions-TOTAL_FORMS" value="1"' in page
+    assert 'name="conditions-INITIAL_FORMS" value="0"' in page
+    # Saved as it came, the rule answers every email; a row someone changed must be complete.
+    untouched = _post(conditions=[("subject", "contains", "")])
+    response = admin.post(f"/mailboxes/{box.pk}/rules/new/", untouched)
+    assert response.status_code == 302, response.content.decode()
+    assert not AutoResponseRule.objects.get().conditions.exists()
+    half = _post(conditions=[("from", "contains", "")], name="Half done")
+    page = admin.post(f"/mailboxes/{box.pk}/rules/new/", half).content.decode()
+    assert "A value is required." in page
+    assert 'class="condition-row invalid"' in page
+    assert AutoResponseRule.objects.count() == 1

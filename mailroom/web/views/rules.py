@@ -87,11 +87,15 @@ def rule_form(request: HttpRequest, mailbox_id: int, rule_id: int | None = None)
             values, conditions, texts = initial_for(rule)
         else:
             values = {"position": next_position(mailbox), "active": True}
-            conditions = [{"field": "subject", "operator": "contains", "value": ""}]
+            conditions = []
             texts = []
             values["default_language"] = configured_languages()[0]
         form = RuleForm(initial=values, mailbox=mailbox, rule=rule)
         condition_rows = ConditionFormSet(initial=conditions, prefix="conditions")
+        if rule is None:
+            # One row to fill in; saved untouched, it is no condition (the rule answers every
+            # email), rather than an error about a value nobody meant to give.
+            condition_rows.extra = 1
         text_rows = TranslationFormSet(initial=language_rows(texts), prefix="texts")
         return _page(
             request,
