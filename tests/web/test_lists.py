@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.contrib.auth.models import User
 from django.test import Client
@@ -214,3 +216,17 @@ def test_it_sends_anonymous_visitors_to_the_login_page(url: str) -> None:
     response = Client().get(url)
     assert response.status_code == 302
     assert response["Location"].startswith("/login/")
+
+
+def test_enter_in_a_name_renames_rather_than_moves(admin: Client) -> None:
+    # A browser submits a form by Enter with its first submit button in document order: for
+    # each source's form that must be Rename, not "Move up" or "Make default".
+    page = admin.get("/lead-sources/").content.decode()
+    forms = re.findall(r'<form id="(source-\d+)"', page)
+    assert forms
+    for form in forms:
+        buttons = re.findall(
+            rf'<form id="{form}"[^>]*>.*?</form>|<button[^>]*form="{form}"[^>]*>', page, re.S
+        )
+        first = re.search(r'<button[^>]*value="(\w+)"', buttons[0])
+        assert first is not None and first.group(1) == "rename", form
