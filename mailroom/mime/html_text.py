@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import re
 from html.parser import HTMLParser
 
@@ -44,6 +45,10 @@ class _Text(HTMLParser):
             self.parts.append(data)
 
 
+# Processing one message asks for the text of its HTML several times (rule fields, reply
+# language, the Case or Lead text); Python's HTML parser reads about a megabyte a second, so a
+# 4 MB newsletter would cost seconds each time. The same str gives the same text.
+@functools.lru_cache(maxsize=16)
 def html_to_text(html: str) -> str:
     """The text of ``html``: tags dropped, scripts and styles left out, entities decoded,
     blocks on their own lines, runs of spaces and blank lines collapsed."""
