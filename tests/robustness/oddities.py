@@ -548,6 +548,17 @@ def _oddities() -> list[Oddity]:
         ),
         False,
     )
+    # Never closed: each <div> nests in the one before, 60,000 deep (the HTML parser's work
+    # grows with the square of the depth: half a minute per view if nothing limits it).
+    add(
+        "html_nested_divs",
+        _plain(
+            "html_nested_divs",
+            b"<html><body>" + b"<div><blockquote>" * 30_000 + b"deep",
+            b"Content-Type: text/html; charset=utf-8",
+        ),
+        False,
+    )
     add(
         "cid_missing",
         _head("cid_missing", b'Content-Type: multipart/related; boundary="rel-b"')
@@ -657,6 +668,65 @@ def _oddities() -> list[Oddity]:
             b"MIME-Version: 1.0\r\n", b"MIME-Version: 1.0\r\nContent-Transfer-Encoding: base64\r\n"
         ),
         None,
+    )
+    add(
+        "references_self_and_cycle",
+        _plain(
+            "references_self_and_cycle",
+            b"body\r\n",
+            b"In-Reply-To: <references_self_and_cycle@customer.test>",
+            b"References: <header_raw_utf8@customer.test>"
+            b" <references_self_and_cycle@customer.test>",
+        ),
+        None,
+    )
+    add(
+        "from_group_syntax",
+        _plain("from_group_syntax", b"body\r\n").replace(
+            b"From: Olga Odd <from_group_syntax@customer.test>", b"From: undisclosed-recipients:;"
+        ),
+        None,
+    )
+    add(
+        "from_utf8_address",
+        _plain("from_utf8_address", b"body\r\n").replace(
+            b"Olga Odd <from_utf8_address@customer.test>", "José <josé@exämple.test>".encode()
+        ),
+        None,
+    )
+    add(
+        "charset_utf16",
+        _plain(
+            "charset_utf16",
+            "Grüße aus Köln\n".encode("utf-16"),
+            b"Content-Type: text/plain; charset=utf-16",
+            b"Content-Transfer-Encoding: binary",
+        ),
+        False,
+    )
+    add(
+        "whole_message_is_an_image",
+        _plain(
+            "whole_message_is_an_image",
+            _b64(b"\x89PNG\r\n\x1a\n" + bytes(64)),
+            b"Content-Type: image/png",
+            b"Content-ID: <whole@customer.test>",
+            b"Content-Transfer-Encoding: base64",
+        ),
+        False,
+    )
+    add(
+        "boundary_8bit",
+        _head("boundary_8bit", 'Content-Type: multipart/mixed; boundary="grenzé"'.encode())
+        + "\r\n--grenzé\r\n\r\nInside.\r\n--grenzé--\r\n".encode(),
+        None,
+    )
+    add(
+        "date_offset_24h",
+        _plain("date_offset_24h", b"body\r\n").replace(
+            b"Date: " + NOW, b"Date: Wed, 02 Dec 2026 21:00:00 +2400"
+        ),
+        True,
     )
     return odd
 
