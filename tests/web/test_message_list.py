@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
+from html import unescape
 
 import pytest
 from django.contrib.auth.models import User
@@ -624,3 +625,50 @@ def test_a_search_pages_through_every_match_in_order(
         seen += rows
         url = _link(page, "older")
     assert seen == expected
+
+
+# Back to the list
+
+
+def test_a_message_opened_from_a_search_leads_back_to_that_search(
+    member: Client, mailbox: Mailbox
+) -> None:
+    printer = _store(mailbox, _raw("Printer on fire"), 1)
+    _store(mailbox, _raw("Invoice"), 2)
+    page = _list(member, mailbox, view="messages", q="printer", answered="0")
+    link = re.search(rf'href="(/messages/{printer.pk}/[^"]*)"', page)
+    assert link is not None
+    opened = member.get(unescape(link.group(1))).content.decode()
+
+    back = re.search(r'id="back" href="([^"]+)"', opened)
+    assert back is not None
+    target = unescape(back.group(1))
+    assert target == f"/mailboxes/{mailbox.pk}/mail/?view=messages&q=printer&answered=0"
+    assert f'name="next" value="{back.group(1)}"' in opened  # "Mark unread" goes back there
+    assert _rows(member.get(target).content.decode()) == [printer.pk]
+
+
+def test_show_remote_content_keeps_the_way_back(member: Client, mailbox: Mailbox) -> None:
+    html = (
+        b"From: Ann <ann@customer.test>\r\nSubject: Newsletter\r\nMessage-ID: <n@c.test>\r\n"
+        b"Content-Type: text/html; charset=utf-8\r\n\r\n<p>Hello <img src='https://x.test/a.png'></p>\r\n"
+    )
+    message = _store(mailbox, html, 1)
+    opened = member.get(f"/messages/{message.pk}/", {"from": "q=hello"}).content.decode()
+    href = re.search(r'id="show-remote" href="([^"]+)"', opened)
+    assert href is not None and unescape(href.group(1)).endswith("&from=q%3Dhello")
+
+
+@pytest.mark.parametrize(
+    "given", ["https://evil.test/", "//evil.test/x", "next=https://evil.test/", "q=<b>x</b>"]
+)
+def test_the_way_back_holds_only_the_lists_own_parameters(
+    member: Client, mailbox: Mailbox, given: str
+) -> None:
+    message = _store(mailbox, _raw("Printer on fire"), 1)
+    opened = member.get(f"/messages/{message.pk}/", {"from": given}).content.decode()
+    back = re.search(r'id="back" href="([^"]+)"', opened)
+    assert back is not None
+    target = unescape(back.group(1))
+    assert target.startswith(f"/mailboxes/{mailbox.pk}/mail/")
+    assert "evil" not in target and "<b>" not in opened.split('id="back"', 1)[1][:200]

@@ -19,7 +19,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import DatabaseError
 from django.db.models import Q
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -79,6 +79,16 @@ def _cursor(text: str) -> Cursor | None:
     return cursor
 
 
+# What a list's URL may hold: its view, search, filters and page.
+_LIST_PARAMETERS = ("view", *_FILTERS, "before", "after")
+
+
+def list_query(params: QueryDict) -> str:
+    """The query string of a mail list (known parameters only, in a fixed order), to come
+    back to it from a message."""
+    return urlencode([(name, params[name]) for name in _LIST_PARAMETERS if params.get(name)])
+
+
 def _flag(value: str) -> bool | None:
     return None if value == "" else value == "1"
 
@@ -123,7 +133,13 @@ def _when(moment: datetime, now: datetime) -> str:
 
 
 def _row_html(
-    row: Row, now: datetime, message_url: str, *, conversations: bool, show_folder: bool
+    row: Row,
+    now: datetime,
+    message_url: str,
+    *,
+    conversations: bool,
+    show_folder: bool,
+    back: str = "",
 ) -> SafeString:
     """One row of the list, built here rather than in the template: fifty rows through the
     template engine took most of a page's time. Every text is escaped (``escape``)."""
@@ -163,7 +179,7 @@ def _row_html(
     return mark_safe(  # noqa: S308 (every text above is escaped; the rest are numbers)
         f'<li class="mail-row{unread}" data-message="{row.pk}"{conversation}>'
         f'<input type="checkbox" {pick} id="pick-{row.pk}" aria-label="Select “{subject}”">'
-        f'<a class="mail-link" href="{message_url}{row.pk}/">'
+        f'<a class="mail-link" href="{message_url}{row.pk}/{back}">'
         f'<span class="mail-from">{sender}{count}</span>'
         f'<span class="mail-subject">{marker}{subject}</span>'
         f'<span class="mail-preview">{escape(row.preview)}</span></a>'
@@ -228,8 +244,13 @@ def message_list(request: HttpRequest, mailbox_id: int) -> HttpResponse:
     message_url = reverse("message-detail", args=[0]).removesuffix("0/")
     conversations = query.view is View.CONVERSATIONS
     show_folder = query.folder_id is None
+    # The message page leads back to this very list (its search, filters and page).
+    listed = list_query(request.GET)
+    back = escape("?" + urlencode({"from": listed})) if listed else ""
     rows_html = [
-        _row_html(row, now, message_url, conversations=conversations, show_folder=show_folder)
+        _row_html(
+            row, now, message_url, conversations=conversations, show_folder=show_folder, back=back
+        )
         for row in found.rows
     ]
     view = query.view.value

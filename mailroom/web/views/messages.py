@@ -7,13 +7,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from typing import TypeVar
-from urllib.parse import unquote
+from urllib.parse import unquote, urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Case, F, Q, Value, When
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_POST
 
@@ -27,6 +28,7 @@ from mailroom.replies.listing import conversation_replies
 from mailroom.tasks.jobs import enqueue_processing
 from mailroom.web.health import when
 from mailroom.web.views.message_body import remote_allowed
+from mailroom.web.views.message_list import list_query
 
 CONVERSATION_SHOWN = 100
 R = TypeVar("R", Lead, CaseRecord)
@@ -88,6 +90,15 @@ def _record(model: type[R], message: Message) -> R | None:
     return model.objects.filter(mine).order_by(made_here, "pk").first()
 
 
+def _back(request: HttpRequest, message: Message) -> tuple[str, str]:
+    """Where "←" leads: the mail list the message was opened from, with its search, filters
+    and page (``?from=``, only the list's own parameters kept), else the list's first page;
+    and the ``from`` value to carry through the page's own links."""
+    listed = list_query(QueryDict(request.GET.get("from", "")))
+    path = reverse("message-list", args=[message.mailbox_id])
+    return (f"{path}?{listed}" if listed else path), listed
+
+
 @login_required
 def message_detail(request: HttpRequest, message_id: int) -> HttpResponse:
     message = access_message(request.user, message_id)
@@ -112,6 +123,7 @@ def message_detail(request: HttpRequest, message_id: int) -> HttpResponse:
     attachments, inline_images = _split_parts(message)
     # Opening the message reads it, for this person only.
     mark_read(request.user, message.pk)
+    back_url, listed = _back(request, message)
     return render(
         request,
         "mailroom/message_detail.html",
@@ -139,6 +151,8 @@ def message_detail(request: HttpRequest, message_id: int) -> HttpResponse:
             "replies": conversation_replies(message),
             # What the respond step said: which rule answered, or why none did.
             "answer_note": respond[-1].get("detail", "") if respond else "",
+            "back_url": back_url,
+            "from_list": urlencode({"from": listed}) if listed else "",
         },
     )
 
