@@ -12,7 +12,7 @@ from django.contrib.auth.models import User
 from django.test import Client
 from django.utils import timezone
 
-from mailroom.mailboxes.actions import MailboxInput, save_mailbox, set_folders
+from mailroom.mailboxes.actions import MailboxInput, save_mailbox, set_access, set_folders
 from mailroom.models import Mailbox, OutboxMessage, OutboxState
 from tests.web.test_health_page import _mailbox
 
@@ -106,3 +106,19 @@ def test_saving_new_smtp_settings_sends_the_refused_replies_at_once() -> None:
     assert waiting.next_attempt_at is not None and waiting.next_attempt_at <= timezone.now()
     assert waiting.next_attempt_at >= before
     assert untouched.next_attempt_at is None
+
+
+def test_sync_now_tells_an_agent_who_can_choose_the_folders(admin: Client) -> None:
+    board = save_mailbox(
+        MailboxInput(label="Board", email="board@example.test", imap_host="imap.test"),
+        password="pw",
+    )
+    agent = User.objects.create_user("sam", password="x")
+    set_access(board, user_ids=[agent.pk], group_ids=[])
+    reader = Client()
+    reader.force_login(agent)
+
+    said = reader.post(f"/mailboxes/{board.pk}/sync/", follow=True).content.decode()
+    assert "No folders are selected for sync: an administrator chooses them in the" in said
+    said = admin.post(f"/mailboxes/{board.pk}/sync/", follow=True).content.decode()
+    assert "No folders are selected for sync: choose them in the mailbox settings." in said

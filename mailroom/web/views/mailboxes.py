@@ -115,18 +115,23 @@ def mailbox_sync(request: HttpRequest, mailbox_id: int) -> HttpResponse:
     """ "Sync now": fetch the selected folders at once, even while a retry is pending."""
     mailbox = access_mailbox(request.user, mailbox_id)
     health = mailbox_health(mailbox, [])
+    # Who can do something about it: those who manage the mailbox, in its settings.
+    who = "enter" if is_admin(request.user) else "an administrator enters"
     if not health.imap_enabled:
         messages.warning(request, "IMAP is disabled for this mailbox: there is nothing to sync.")
     elif health.auth_stopped:
         messages.warning(
             request,
-            "Not synced: the server refused the login. Enter the user name or password again "
-            "in the mailbox settings; the next sync uses them.",
+            f"Not synced: the server refused the login. {who.capitalize()} the user name or "
+            "password again in the mailbox settings; the next sync uses them.",
         )
     elif request_sync(mailbox):
         messages.success(request, "Sync requested.")
     else:
-        messages.warning(request, "No folders are selected for sync: choose them in Settings.")
+        chooses = "choose them" if is_admin(request.user) else "an administrator chooses them"
+        messages.warning(
+            request, f"No folders are selected for sync: {chooses} in the mailbox settings."
+        )
     return redirect("mailbox-detail", mailbox_id=mailbox.pk)
 
 
