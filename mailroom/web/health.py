@@ -288,7 +288,10 @@ def ago(moment: datetime | None, default: str = "never") -> str:
     if moment is None:
         return default
     now = timezone.now()
-    seconds = int((moment - now).total_seconds())
+    delta = (moment - now).total_seconds()
+    if abs(delta) < 1:
+        return "just now"  # not "in 0 s" for what happened a moment ago
+    seconds = int(delta)
     if 0 <= seconds < 60:
         return f"in {seconds} s"
     if seconds >= 60:

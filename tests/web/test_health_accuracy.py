@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from mailroom.mailboxes.actions import MailboxInput, save_mailbox, set_access, set_folders
 from mailroom.models import Mailbox, OutboxMessage, OutboxState
+from mailroom.web.health import ago
 from tests.web.test_health_page import _mailbox
 
 pytestmark = pytest.mark.django_db
@@ -122,3 +123,11 @@ def test_sync_now_tells_an_agent_who_can_choose_the_folders(admin: Client) -> No
     assert "No folders are selected for sync: an administrator chooses them in the" in said
     said = admin.post(f"/mailboxes/{board.pk}/sync/", follow=True).content.decode()
     assert "No folders are selected for sync: choose them in the mailbox settings." in said
+
+
+@pytest.mark.parametrize(
+    ("offset", "said"),
+    [(0.3, "just now"), (-0.4, "just now"), (20.5, "in 20 s"), (-5.5, "5 s ago")],
+)
+def test_a_moment_ago_is_just_now_not_in_0_s(offset: float, said: str) -> None:
+    assert ago(timezone.now() + timedelta(seconds=offset)) == said
