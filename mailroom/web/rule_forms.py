@@ -75,7 +75,8 @@ class ConditionForm(forms.Form):
 class TranslationForm(forms.Form):
     """A response's subject and body in one language."""
 
-    language = forms.CharField(max_length=10, initial="en")
+    # Empty in a row added with "+ Add language": the language is the one thing to type.
+    language = forms.CharField(max_length=10)
     subject = forms.CharField(max_length=500, required=False)
     body = forms.CharField(widget=forms.Textarea(attrs={"rows": 8}), required=False)
 

@@ -70,6 +70,10 @@ def test_a_rule_written_in_the_editor_answers_a_german_customer_in_german(
     texts.nth(0).get_by_label("Body").fill("<p>Hello, we are on it.</p>")
     page.locator("#add-language").click()
     expect(texts).to_have_count(2)
+    # The new language's tab asks for its code, with the cursor in it.
+    expect(texts.nth(1).get_by_label("Language")).to_have_value("")
+    expect(texts.nth(1).get_by_label("Language")).to_be_focused()
+    expect(page.get_by_role("tab", name="new language (empty)")).to_be_visible()
     texts.nth(1).get_by_label("Language").fill("de")
     texts.nth(1).get_by_label("Subject").fill("AW: ")
     texts.nth(1).get_by_label("Subject").press("End")

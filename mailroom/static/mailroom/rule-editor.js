@@ -55,6 +55,9 @@
           other.classList.toggle("tab-hidden", other !== row);
         });
         tabs.refresh();
+        // A new language: its code is what to type first.
+        var language = row.querySelector("input[name$='-language']");
+        if (language) { language.focus(); }
       }
     });
   }
@@ -157,7 +160,7 @@
     var label = function (row) {
       var language = row.querySelector("input[name$='-language']");
       var subject = row.querySelector("input[name$='-subject']");
-      var name = (language && language.value) || "?";
+      var name = (language && language.value) || "new language";
       return name + (subject && subject.value ? "" : " (empty)");
     };
     var refresh = function () {
