@@ -127,5 +127,8 @@ def test_a_rule_written_in_the_editor_answers_a_german_customer_in_german(
     expect(plan).to_have_count(1)
     expect(plan.first).to_contain_text("Der Drucker druckt nur leere Seiten")
     expect(plan.first).to_contain_text("this message was answered already")
+    # The page opens at the results, not at the top of the long editor.
+    assert page.url.endswith("#dry-run")
+    expect(page.locator("#dry-run h2")).to_be_in_viewport()
     _screenshot(page, "rule-dry-run.png")
     assert len(smtp_server.messages) == 1
