@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import cast
 
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.db.models import F
 from django.db.models.functions import Greatest
 from django.utils import timezone
@@ -266,10 +266,55 @@ def store_chunk(
         if moved != 1:
             raise LeaseLost(f"folder {folder.pk}: the sync lease was lost; chunk not stored")
         if prepared:
-            _insert(folder, uidvalidity, prepared, result)
+            _insert_each_kept(folder, uidvalidity, prepared, result)
     folder.last_uid = max(folder.last_uid, cursor)
     metrics.SYNCED.inc(len(result.stored))
     return result
+
+
+# What the database (or Django's conversion on the way to it) refuses in a row's values: a date
+# out of range, a value too long for its column, a byte sequence it cannot store.
+_ROW_REFUSED = (DatabaseError, OverflowError, ValueError)
+
+
+def _insert_each_kept(
+    folder: Folder, uidvalidity: int, prepared: list[_Prepared], result: ChunkResult
+) -> None:
+    """Insert the chunk at once; if the database refuses it, each message on its own, and a
+    message whose parsed fields it refuses even alone is kept raw only, flagged, with the
+    reason: one message's odd value never costs the others of its chunk (nor itself)."""
+    try:
+        _attempt(folder, uidvalidity, prepared, result)
+        return
+    except _ROW_REFUSED as exc:
+        logger.warning("folder %s: a chunk was refused (%s); storing one by one", folder.pk, exc)
+    for one in prepared:
+        try:
+            _attempt(folder, uidvalidity, [one], result)
+        except _ROW_REFUSED as exc:
+            logger.warning("folder %s: UID %s kept raw only: %s", folder.pk, one.item.uid, exc)
+            _attempt(folder, uidvalidity, [_raw_only(one, exc)], result)
+
+
+def _attempt(
+    folder: Folder, uidvalidity: int, prepared: list[_Prepared], result: ChunkResult
+) -> None:
+    """:func:`_insert` in a savepoint; ``result`` counts it only once it is stored."""
+    done = ChunkResult()
+    with transaction.atomic():
+        _insert(folder, uidvalidity, prepared, done)
+    result.stored += done.stored
+    result.to_process += done.to_process
+    result.copies += done.copies
+    result.unparsable += done.unparsable
+    result.too_large += done.too_large
+
+
+def _raw_only(p: _Prepared, exc: Exception) -> _Prepared:
+    """``p`` with none of its parsed fields but a flag and the reason: its bytes are kept."""
+    defect = f"its parsed fields could not be stored ({type(exc).__name__}); kept raw only"
+    fields: dict[str, object] = {"defects": [defect], "is_malformed": True}
+    return _Prepared(p.item, p.data, p.digest, fields, [], p.unparsable)
 
 
 def _insert(
@@ -374,6 +419,6 @@ def _insert(
             records.append({"message_id": pk})
             result.to_process.append(pk)
     insert_rows(ProcessingRecord, records)
-    result.stored = new_ids
-    result.unparsable = [p.item.uid for p in pending if p.unparsable]
-    result.too_large = [p.item.uid for p in pending if p.item.placeholder == TOO_LARGE]
+    result.stored += new_ids
+    result.unparsable += [p.item.uid for p in pending if p.unparsable]
+    result.too_large += [p.item.uid for p in pending if p.item.placeholder == TOO_LARGE]
