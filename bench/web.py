@@ -490,7 +490,7 @@ def prepare(data_dir: Path, count: int, seed: int) -> dict[str, Any]:
 
 _CSRF_INPUT = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 _OLDER = re.compile(r'<a[^>]*href="([^"]*before=[^"]*)"[^>]*>[^<]*Older', re.IGNORECASE)
-_ROW = re.compile(r'href="/messages/(\d+)/"')
+_ROW = re.compile(r'href="/messages/(\d+)/(?:\?[^"]*)?"')
 
 
 class Session:
