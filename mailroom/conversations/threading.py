@@ -195,16 +195,16 @@ def decide(mailbox: Mailbox, message_pk: int, ids: ThreadIds, sender: str) -> Th
         # while the parent is missing: when an earlier message of the mailbox already has this
         # Message-ID, the replies are that one's, and this one reuses its id (threats.md F06c:
         # a forged copy must not slip into the victim's conversation).
-        if _stored_before(mailbox.pk, ids.message_id, message_pk):
+        # (Asked only when a reply names it: most mail has none, and pays no second lookup.)
+        reply = _reply_to(mailbox.pk, ids.message_id, message_pk)
+        if reply is not None:
+            if not _stored_before(mailbox.pk, ids.message_id, message_pk):
+                how = f"a reply to it (message {reply[1]})"
+                return ThreadDecision(reply[0], how, ignored=ignored)
             ignored.append(
                 f"{ids.message_id}: an earlier message of this mailbox has this Message-ID "
                 "(its replies are not taken for this one's)"
             )
-        else:
-            reply = _reply_to(mailbox.pk, ids.message_id, message_pk)
-            if reply is not None:
-                how = f"a reply to it (message {reply[1]})"
-                return ThreadDecision(reply[0], how, ignored=ignored)
     tag = CASE_TAG.search(ids.subject)
     if tag and sender:
         tagged = (

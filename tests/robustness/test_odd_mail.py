@@ -26,16 +26,12 @@ from imapclient.exceptions import IMAPClientError
 
 from mailroom.mailboxes.actions import set_folders
 from mailroom.models import (
-    AutoResponseRule,
-    EmailTemplate,
-    EmailTemplateTranslation,
     Mailbox,
     Message,
     MessageCopy,
     OutboxMessage,
     OutboxState,
     ProcessingState,
-    RuleCondition,
 )
 from mailroom.pipeline.engine import process_messages
 from tests.conftest import run_cli
@@ -43,6 +39,7 @@ from tests.robustness.oddities import ODDITIES, Oddity
 from tests.servers.dovecot import DovecotServer
 from tests.servers.smtp import SmtpSink
 from tests.storing import store_one
+from tests.test_end_to_end import _answering_rule
 
 pytestmark = pytest.mark.django_db
 
@@ -118,19 +115,6 @@ def _fetch_all(server: DovecotServer, username: str, password: str) -> dict[int,
     return {uid: item[b"BODY[]"] for uid, item in fetched.items()}
 
 
-def _answering_rule(mailbox: Mailbox) -> None:
-    """Answer every mail whose subject says "oddity"."""
-    template = EmailTemplate.objects.create(name="odd-ack", default_language="en")
-    EmailTemplateTranslation.objects.create(
-        template=template,
-        language="en",
-        subject="Re: {{ subject }}",
-        body="Dear {{ sender_name }},\n\nWe received your message.\n",
-    )
-    rule = AutoResponseRule.objects.create(mailbox=mailbox, name="Ack odd", template=template)
-    RuleCondition.objects.create(rule=rule, field="subject", operator="contains", value="oddity")
-
-
 def _make_mailbox(server: DovecotServer, smtp: SmtpSink, username: str, password: str) -> int:
     args = [
         "mailbox", "add",
@@ -170,7 +154,7 @@ def world(
             "odd-admin@example.test", "odd-admin@example.test", "pw-odd-1"
         )
         mailbox = Mailbox.objects.get(pk=_make_mailbox(dovecot, smtp, username, password))
-        _answering_rule(mailbox)
+        _answering_rule(mailbox, contains="oddity")
         run_cli("sync", "--once")
         yield World(mailbox, user, uids, on_server, _store_directly(mailbox))
         transaction.set_rollback(True)
